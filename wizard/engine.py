@@ -1,0 +1,213 @@
+"""A working session on one secure repo: answers, ledger, lock, and running steps.
+
+The TUI, headless mode and the tests all go through :class:`Session`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from . import gitrepo
+from .answers import Answers, Resolved
+from .fsutil import ensure_private_dir, remove_stale_temp_files
+from .ledger import Ledger, StepRecord, input_digests
+from .lock import RepoLock
+from .redact import Redactor
+from .runlog import RunLog
+from .steps import STEPS, Plan, StepError, StepInfo, by_name
+
+DONE, STALE, PENDING, FAILED, UNAVAILABLE = "done", "stale", "pending", "failed", "unavailable"
+LEDGER_KEY = "ledger_key"
+
+
+@dataclass
+class StepStatus:
+    name: str
+    title: str
+    state: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "title": self.title, "state": self.state, "reason": self.reason}
+
+
+class Session:
+    """Open with :meth:`open`; use as a context manager so the lock is released."""
+
+    def __init__(self, repo: Path, *, write: bool, command: str = "session"):
+        self.repo = repo.expanduser().resolve()
+        self.write = write
+        self.state_dir = self.repo / ".wizard"
+        self.lock = RepoLock(self.state_dir / "lock")
+        self.answers = Answers()
+        self.ledger = Ledger(self.state_dir / "state.yml")
+        self.redact = Redactor()
+        self.command = command
+        self.log = RunLog(None, command, self.redact)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, repo: Path, *, write: bool = True, command: str = "session") -> Session:
+        """Open ``repo``. ``write=False`` (status, dry runs) creates and locks nothing."""
+        session = cls(repo, write=write, command=command)
+        if write:
+            session.repo.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(session.state_dir)
+            session.lock.acquire()
+            try:
+                gitrepo.init(session.repo)
+                remove_stale_temp_files(session.state_dir)
+                session.log = RunLog(session.state_dir / "logs", command, session.redact)
+                session.load()
+            except BaseException:
+                session.lock.release()
+                raise
+        elif session.repo.is_dir():
+            session.load()
+        return session
+
+    def load(self) -> None:
+        self.answers = Answers.load(self.answers_path, self.secrets_path)
+        self.ledger = Ledger.load(self.ledger.path)
+        self.redact.add(self.answers.secret_values())
+
+    def close(self) -> None:
+        self.lock.release()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def answers_path(self) -> Path:
+        return self.state_dir / "answers.yml"
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.state_dir / "secrets.yml"
+
+    # --- answers ------------------------------------------------------------------------
+
+    @property
+    def resolved(self) -> Resolved:
+        return Resolved(self.answers, self.ledger.output, lambda: gitrepo.remote_url(self.repo))
+
+    def set_answer(self, key: str, value: Any) -> Any:
+        """Validate, store and save one confirmed answer (raises FieldError)."""
+        cleaned = self.answers.set(key, value)
+        self.redact.add(self.answers.secret_values())
+        self.save_answers()
+        return cleaned
+
+    def merge_answers(self, flat: Mapping[str, Any], source: str) -> None:
+        self.answers.merge(flat, source)
+        self.redact.add(self.answers.secret_values())
+        self.save_answers()
+
+    def save_answers(self) -> None:
+        if self.write:
+            self.answers.save(self.answers_path, self.secrets_path)
+
+    def ensure_generated(self, keys: Iterable[str]) -> list[str]:
+        """Generate missing secrets among ``keys`` (kept from then on)."""
+        created = self.resolved.generate_missing(keys)
+        if created:
+            self.redact.add(self.answers.secret_values())
+            self.save_answers()
+        return created
+
+    def input_digests(self, values: Mapping[str, Any]) -> dict[str, str]:
+        key = self.answers.internal_secret(LEDGER_KEY)
+        self.redact.add([key])
+        return input_digests(key, values)
+
+    # --- steps --------------------------------------------------------------------------
+
+    def plan(
+        self, name: str, decisions: Mapping[str, str] | None = None, force: bool = False
+    ) -> Plan:
+        step = by_name(name)
+        plan: Plan = step.load().plan(self, decisions or {}, force)
+        return plan
+
+    def apply(self, plan: Plan) -> dict[str, Any]:
+        """Carry out ``plan``, record the step as done and commit the secure repo."""
+        if not self.write:
+            raise StepError("this session is read-only (dry run)")
+        module = by_name(plan.step).load()
+        self.log.write(f"{plan.step}: applying {len(plan.pending)} change(s)")
+        try:
+            outputs: dict[str, Any] = module.apply(self, plan)
+        except Exception as exc:
+            self.fail(plan.step, str(exc))
+            raise
+        digests = self.input_digests(plan.inputs)
+        self.save_answers()  # the ledger key and generated secrets before the ledger cites them
+        self.ledger.record(plan.step, StepRecord(status=DONE, inputs=digests, outputs=outputs))
+        message = f"analytics-wizard: {plan.step} step done"
+        if plan.pending:
+            message += "\n\n" + "\n".join(f"- wrote {c.path}" for c in plan.pending)
+        commit = gitrepo.commit(self.repo, message)
+        self.log.write(f"{plan.step}: done" + (f" (commit {commit})" if commit else ""))
+        return outputs
+
+    def fail(self, name: str, reason: str) -> None:
+        reason = self.redact(reason)
+        self.log.write(f"{name}: failed: {reason}")
+        if self.write:
+            previous = self.ledger.steps.get(name)
+            self.ledger.record(
+                name,
+                StepRecord(
+                    status=FAILED,
+                    inputs=previous.inputs if previous else {},
+                    outputs=previous.outputs if previous else {},
+                    reason=reason,
+                ),
+            )
+
+    def status(self) -> list[StepStatus]:
+        return [self.step_status(step) for step in STEPS]
+
+    def step_status(self, step: StepInfo) -> StepStatus:
+        def make(state: str, reason: str) -> StepStatus:
+            return StepStatus(step.name, step.title, state, self.redact(reason))
+
+        if not step.available:
+            return make(UNAVAILABLE, "not available in this version yet")
+        record = self.ledger.steps.get(step.name)
+        if record is None:
+            return make(PENDING, "not run yet")
+        if record.status == FAILED:
+            return make(FAILED, record.reason or "failed")
+        module = step.load()
+        try:
+            current = self.resolved.require(module.INPUTS)
+        except StepError as exc:
+            return make(STALE, str(exc))
+        except ValueError as exc:
+            return make(STALE, f"answers incomplete: {exc}")
+        digests = self.input_digests(current)
+        changed = sorted(
+            name for name in set(digests) | set(record.inputs) if digests.get(name) != record.inputs.get(name)
+        )
+        if changed:
+            labels = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+            return make(STALE, f"answers changed since it ran: {labels}")
+        try:
+            problem = module.probe(self)
+        except (StepError, ValueError) as exc:
+            problem = str(exc)
+        if problem:
+            return make(STALE, problem)
+        return make(DONE, f"done {record.finished_at}")
+

@@ -1,0 +1,137 @@
+"""The step ledger, ``.wizard/state.yml``: what each step did, with which inputs, and its outputs.
+
+The ledger never holds a secret. Inputs are recorded as keyed digests (HMAC-SHA256 with a key kept
+in secrets.yml), one per input, so ``status`` can name which answer changed without the ledger
+revealing any value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import yamlio
+from .fsutil import atomic_write
+
+SCHEMA_VERSION = 2
+
+
+class LedgerError(RuntimeError):
+    """A ledger this version cannot use."""
+
+
+def digest(key: str, value: Any) -> str:
+    """Keyed digest of one input value; equal values give equal digests in one secure repo."""
+    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def input_digests(key: str, inputs: Mapping[str, Any]) -> dict[str, str]:
+    return {name: digest(key, value) for name, value in sorted(inputs.items())}
+
+
+@dataclass
+class StepRecord:
+    """One step's entry in the ledger."""
+
+    status: str  # done | failed
+    inputs: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    finished_at: str = ""
+    reason: str = ""
+
+    @property
+    def input_hash(self) -> str:
+        """One hash over all input digests (what SPEC §3 calls the hash of its inputs)."""
+        return hashlib.sha256(json.dumps(self.inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "status": self.status,
+            "finished_at": self.finished_at,
+            "input_hash": self.input_hash,
+            "inputs": dict(self.inputs),
+            "outputs": dict(self.outputs),
+        }
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+
+def now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class Ledger:
+    path: Path
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Ledger:
+        if not path.exists():
+            return cls(path)
+        data = yamlio.load(path) or {}
+        version = data.get("schema_version", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{path} was written by a newer analytics-wizard (ledger schema {version}, this "
+                f"version reads up to {SCHEMA_VERSION}); upgrade analytics-wizard to continue"
+            )
+        if version < 2:
+            data = _migrate_v1(data)
+        steps = {}
+        for name, raw in (data.get("steps") or {}).items():
+            steps[str(name)] = StepRecord(
+                status=str(raw.get("status", "failed")),
+                inputs={str(k): str(v) for k, v in (raw.get("inputs") or {}).items()},
+                outputs=_plain(raw.get("outputs") or {}),
+                finished_at=str(raw.get("finished_at", "")),
+                reason=str(raw.get("reason", "")),
+            )
+        return cls(path, steps)
+
+    def save(self) -> None:
+        doc = {
+            "schema_version": SCHEMA_VERSION,
+            "steps": {name: rec.to_yaml() for name, rec in self.steps.items()},
+        }
+        atomic_write(self.path, "# analytics-wizard step ledger (no secrets)\n" + yamlio.dumps(doc))
+
+    def record(self, step: str, rec: StepRecord) -> None:
+        rec.finished_at = rec.finished_at or now()
+        self.steps[step] = rec
+        self.save()
+
+    def output(self, step: str, name: str) -> Any:
+        rec = self.steps.get(step)
+        if rec is None or rec.status != "done":
+            return None
+        return rec.outputs.get(name)
+
+
+def _migrate_v1(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Schema 1 kept one opaque ``input_hash`` per step; it cannot name changed inputs, so the
+    step is treated as changed (stale) and re-verified, but nothing is lost."""
+    steps = {}
+    for name, raw in (data.get("steps") or {}).items():
+        migrated = dict(raw)
+        migrated["inputs"] = {"(schema 1 input hash)": str(raw.get("input_hash", ""))}
+        steps[name] = migrated
+    return {"schema_version": 2, "steps": steps}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value

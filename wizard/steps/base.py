@@ -1,0 +1,71 @@
+"""What a step proposes before it changes anything: file changes, conflicts, notes."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class StepError(RuntimeError):
+    """A step cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class Change:
+    """One file the step will write (``old`` is None for a new file)."""
+
+    path: str
+    old: str | None
+    new: str
+    mode: int
+    old_mode: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new or self.old_mode != self.mode
+
+    def diff(self, redact: Callable[[str], str] = lambda s: s) -> str:
+        before = redact(self.old or "").splitlines(keepends=True)
+        after = redact(self.new).splitlines(keepends=True)
+        text = "".join(
+            difflib.unified_diff(
+                before,
+                after,
+                fromfile=f"a/{self.path}" if self.old is not None else "/dev/null",
+                tofile=f"b/{self.path}",
+            )
+        )
+        if not text and self.old_mode != self.mode:
+            text = f"mode of {self.path}: {self.old_mode:o} -> {self.mode:o}\n"
+        return text
+
+
+@dataclass
+class Conflict:
+    """A value the operator changed by hand that the answers would now overwrite."""
+
+    path: str
+    key: str
+    current: Any
+    wizard: Any
+    secret: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.path}:{self.key}"
+
+
+@dataclass
+class Plan:
+    step: str
+    changes: list[Change] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> list[Change]:
+        return [c for c in self.changes if c.changed]

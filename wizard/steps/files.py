@@ -1,0 +1,530 @@
+"""The ``files`` step: vars-analytics.yml and the analytics-tasks files, from the answers.
+
+For each file the wizard owns a set of keys. Existing files are edited key by key (everything else
+survives). A value the operator changed by hand since the wizard wrote it is a conflict: it is
+overwritten only when the operator says so (``--force`` headless), or kept when they choose to
+keep it, and that choice is remembered. Cross-file rules are checked on the final content before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import assets
+from ..documents import (
+    MISSING,
+    Document,
+    DocumentError,
+    Literal,
+    ShellExpansion,
+    Template,
+    Unsafe,
+    is_placeholder,
+    parse,
+)
+from ..fields import MIN_SIGV4_EMR_RELEASE, SIGV2_REGIONS
+from ..fsutil import PRIVATE_DIR_MODE, SECRET_FILE_MODE, atomic_write
+from ..ledger import digest
+from .base import Change, Conflict, Plan, StepError
+
+if TYPE_CHECKING:
+    from ..engine import Session
+
+NAME = "files"
+KEEP, OVERWRITE = "keep", "overwrite"
+
+INPUTS: tuple[str, ...] = (
+    "client.name",
+    "client.environment",
+    "aws.region",
+    "edxapp.lms_host",
+    "edxapp.cms_host",
+    "edxapp.scheme",
+    "edxapp.contact_email",
+    "edxapp.openedx_release",
+    "edxapp.tracking_logs_bucket",
+    "edxapp.grades_bucket",
+    "edxapp.db_host",
+    "edxapp.db_port",
+    "edxapp.migrate_user",
+    "edxapp.migrate_password",
+    "terraform.key_pair_name",
+    "infrastructure.elasticsearch_host",
+    "infrastructure.emr_subnet_id",
+    "database.host",
+    "database.port",
+    "database.analytics_user",
+    "database.analytics_password",
+    "database.readonly_user",
+    "database.readonly_password",
+    "insights.base_url",
+    "insights.secret_key",
+    "insights.oauth2_key",
+    "insights.oauth2_secret",
+    "analytics_api.auth_token",
+    "analytics_api.secret_key",
+    "pipeline.cluster_name",
+    "pipeline.tasks_repo",
+    "pipeline.tasks_branch",
+    "pipeline.config_repo",
+    "pipeline.config_branch",
+    "pipeline.emr_release_label",
+    "pipeline.secure_repo_url",
+    "pipeline.secure_repo_version",
+    "ansible.private_key",
+)
+
+# Values are dicts of answer key -> value.
+Values = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SecureFile:
+    path: str
+    kind: str  # yaml | env | cfg | json
+    template: str
+    secret: bool
+    owned: Callable[[Values, Mapping[str, str]], dict[str, Any]]
+
+
+def buckets(v: Values, outputs: Callable[[str], Any]) -> dict[str, str]:
+    """The pipeline's bucket names: terraform's outputs when it ran, else the naming rule."""
+    client, env = v["client.name"], v["client.environment"]
+    named = {
+        "pipeline": f"{client}-edx{env}",
+        "emr": f"{client}-{env}-emr",
+        "emr_logs": f"{client}-{env}-emr-logs",
+        "api_reports": f"{client}-{env}-api-reports",
+    }
+    for name in named:
+        found = outputs(f"{name}_bucket")
+        if found:
+            named[name] = str(found)
+    named["tracking_logs"] = v["edxapp.tracking_logs_bucket"]
+    named["grades"] = v["edxapp.grades_bucket"]
+    return named
+
+
+def _jinja_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _vars_analytics(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
+    lit = Literal
+    key_path = v["_key_path"]
+    return {
+        "EDXAPP_LMS_BASE_SCHEME": lit(v["edxapp.scheme"]),
+        "EDXAPP_LMS_BASE": lit(v["edxapp.lms_host"]),
+        "EDXAPP_CMS_BASE": lit(v["edxapp.cms_host"]),
+        "EDXAPP_CONTACT_EMAIL": lit(v["edxapp.contact_email"]),
+        "COMMON_MYSQL_MIGRATE_USER": lit(v["edxapp.migrate_user"]),
+        "COMMON_MYSQL_MIGRATE_PASS": lit(v["edxapp.migrate_password"]),
+        "OPENEDX_RELEASE": lit(v["edxapp.openedx_release"]),
+        "AWS_S3_LOGS_NOTIFY_EMAIL": lit(v["edxapp.contact_email"]),
+        "AWS_S3_LOGS_FROM_EMAIL": lit(v["edxapp.contact_email"]),
+        "ANALYTICS_MYSQL_USER": lit(v["database.analytics_user"]),
+        "ANALYTICS_MYSQL_PASSWORD": lit(v["database.analytics_password"]),
+        "ANALYTICS_MYSQL_HOST": lit(v["database.host"]),
+        "ANALYTICS_MYSQL_PORT": lit(str(v["database.port"])),
+        "ANALYTICS_API_AUTH_TOKEN": lit(v["analytics_api.auth_token"]),
+        "ANALYTICS_API_SECRET_KEY": lit(v["analytics_api.secret_key"]),
+        "ANALYTICS_API_ELASTICSEARCH_CONNECTION_DEFAULT_REGION": lit(v["aws.region"]),
+        "ANALYTICS_API_ELASTICSEARCH_LEARNERS_HOST": lit(
+            f"https://{v['infrastructure.elasticsearch_host']}"
+        ),
+        "INSIGHTS_BASE_URL": lit(v["insights.base_url"]),
+        "INSIGHTS_SECRET_KEY": lit(v["insights.secret_key"]),
+        "INSIGHTS_OAUTH2_KEY": lit(v["insights.oauth2_key"]),
+        "INSIGHTS_OAUTH2_SECRET": lit(v["insights.oauth2_secret"]),
+        "INSIGHTS_SOCIAL_AUTH_EDX_OAUTH2_KEY": lit(v["insights.oauth2_key"]),
+        "INSIGHTS_SOCIAL_AUTH_EDX_OAUTH2_SECRET": lit(v["insights.oauth2_secret"]),
+        "INSIGHTS_BACKEND_SERVICE_EDX_OAUTH2_KEY": lit(v["insights.oauth2_key"]),
+        "INSIGHTS_BACKEND_SERVICE_EDX_OAUTH2_SECRET": lit(v["insights.oauth2_secret"]),
+        "INSIGHTS_SOCIAL_AUTH_REDIRECT_IS_HTTPS": v["insights.base_url"].startswith("https://"),
+        "JENKINS_ANALYTICS_CREDENTIALS": [
+            {
+                "id": Template("{{ ANALYTICS_SCHEDULE_MASTER_SSH_CREDENTIAL_ID }}"),
+                "scope": "GLOBAL",
+                "username": Template("{{ ANALYTICS_SCHEDULE_MASTER_SSH_CREDENTIAL_USER }}"),
+                "type": "ssh-private-key",
+                "passphrase": Template("{{ ANALYTICS_SCHEDULE_MASTER_SSH_CREDENTIAL_PASSPHRASE }}"),
+                "description": "ssh key of the analytics instances, from the secure repo",
+                "privatekey": Template(f"{{{{ lookup('file', {_jinja_string(key_path)}) }}}}"),
+            }
+        ],
+        "ANALYTICS_SCHEDULE_SECURE_REPO_URL": lit(v["pipeline.secure_repo_url"]),
+        "ANALYTICS_SCHEDULE_SECURE_REPO_VERSION": lit(v["pipeline.secure_repo_version"]),
+    }
+
+
+def _jenkins_env(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
+    lit = Literal
+    return {
+        "AWS_REGION": lit(v["aws.region"]),
+        "CLUSTER_NAME": lit(v["pipeline.cluster_name"]),
+        "CONFIG_REPO": lit(v["pipeline.config_repo"]),
+        "CONFIG_BRANCH": lit(v["pipeline.config_branch"]),
+        "TASKS_REPO": lit(v["pipeline.tasks_repo"]),
+        "TASKS_BRANCH": lit(v["pipeline.tasks_branch"]),
+        "TRACKING_LOGS_S3_BUCKET": lit(f"s3://{b['tracking_logs']}"),
+        "HADOOP_S3_BUCKET": lit(f"s3://{b['pipeline']}"),
+        "TASK_CONFIGURATION_S3_BUCKET": lit(f"s3://{b['emr']}"),
+        "EDXAPP_S3_BUCKET": lit(f"s3://{b['grades']}"),
+    }
+
+
+def _emr_configurations(region: str) -> list[dict[str, Any]]:
+    configurations: list[dict[str, Any]] = [
+        {
+            "classification": "mapred-site",
+            "properties": {
+                "mapreduce.framework.name": "yarn",
+                "mapreduce.jobtracker.retiredjobs.cache.size": "50",
+                "mapreduce.reduce.shuffle.input.buffer.percent": "0.20",
+            },
+        },
+        {
+            "classification": "yarn-site",
+            "properties": {"yarn.resourcemanager.max-completed-applications": "5"},
+        },
+    ]
+    if region != "us-east-1":
+        # Hadoop's s3n defaults to us-east-1; other regions need their own endpoint.
+        configurations.append(
+            {
+                "classification": "core-site",
+                "properties": {"fs.s3n.endpoint": f"s3.{region}.amazonaws.com"},
+            }
+        )
+    return configurations
+
+
+def _emr_vars(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "name": Template("{{ lookup('env', 'CLUSTER_NAME') }}"),
+        "region": Literal(v["aws.region"]),
+        "keypair_name": Literal(v["terraform.key_pair_name"]),
+        "vpc_subnet_id": Literal(v["infrastructure.emr_subnet_id"]),
+        "log_uri": Literal(f"s3://{b['emr_logs']}"),
+        "release_label": Literal(v["pipeline.emr_release_label"]),
+        "configurations": _emr_configurations(v["aws.region"]),
+    }
+
+
+def _override_cfg(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
+    pipeline = f"s3://{b['pipeline']}"
+    return {
+        "database-export.credentials": Literal(f"{pipeline}/edxanalytics_creds"),
+        "database-import.destination": Literal(f"{pipeline}/warehouse/hive/"),
+        "database-import.credentials": Literal(f"{pipeline}/edxapp_creds"),
+        "event-logs.source": [Literal(f"s3://{b['tracking_logs']}/logs/tracking/")],
+        "hive.warehouse_path": Literal(f"{pipeline}/warehouse/hive/"),
+        "manifest.path": Literal(f"{pipeline}/map-reduce/manifests/"),
+        "manifest.lib_jar": Literal(f"s3://{b['emr']}/edx-analytics-hadoop-util.jar"),
+        "map-reduce.marker": Literal(f"{pipeline}/map-reduce/marker/"),
+        "enrollments.blacklist_path": Literal(f"{pipeline}/enrollments-blacklist/"),
+        "geolocation.geolocation_data": Literal(f"{pipeline}/GeoIP.dat"),
+        "elasticsearch.host": [Literal(f"https://{v['infrastructure.elasticsearch_host']}")],
+    }
+
+
+def _creds(host: str, port: str, user: str, password: str) -> Callable[..., dict[str, Any]]:
+    def owned(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "host": Literal(v[host]),
+            "port": Literal(str(v[port])),
+            "username": Literal(v[user]),
+            "password": Literal(v[password]),
+        }
+
+    return owned
+
+
+FILES: tuple[SecureFile, ...] = (
+    SecureFile("vars-analytics.yml", "yaml", "vars-analytics.yml", True, _vars_analytics),
+    SecureFile("analytics-tasks/jenkins_env", "env", "jenkins_env", False, _jenkins_env),
+    SecureFile("analytics-tasks/emr-vars.yml", "yaml", "emr-vars.yml", False, _emr_vars),
+    SecureFile(
+        "analytics-tasks/analytics-override.cfg", "cfg", "analytics-override.cfg", False, _override_cfg
+    ),
+    SecureFile(
+        "analytics-tasks/edxapp_creds",
+        "json",
+        "creds.json",
+        True,
+        _creds("edxapp.db_host", "edxapp.db_port", "database.readonly_user", "database.readonly_password"),
+    ),
+    SecureFile(
+        "analytics-tasks/edxanalytics_creds",
+        "json",
+        "creds.json",
+        True,
+        _creds("database.host", "database.port", "database.analytics_user", "database.analytics_password"),
+    ),
+)
+PATHS = tuple(f.path for f in FILES)
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+def values(session: Session) -> dict[str, Any]:
+    """Every input, resolved and validated; missing answers raise one error naming them all."""
+    resolved = session.resolved.require(INPUTS)
+    key = os.path.expanduser(resolved["ansible.private_key"])
+    resolved["_key_path"] = key if os.path.isabs(key) else str(session.repo / key)
+    return resolved
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Unsafe):
+        return value.text
+    if isinstance(value, ShellExpansion):
+        return value.raw
+    return "" if value is MISSING or value is None else str(value)
+
+
+def _shown(value: Any) -> str:
+    if value is MISSING:
+        return "(removed)"
+    return _text(value) if isinstance(value, str | Unsafe | ShellExpansion) else repr(value)
+
+
+def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
+    """What the step would write. ``decisions`` maps a conflict id to keep/overwrite."""
+    # Generated secrets are created once here (in memory only on a dry run) and kept after.
+    session.ensure_generated(INPUTS)
+    try:
+        v = values(session)
+    except ValueError as exc:
+        raise StepError(str(exc)) from None
+    b = buckets(v, lambda name: session.ledger.output("terraform", name))
+    record = session.ledger.steps.get(NAME)
+    written: Mapping[str, Any] = (record.outputs.get("written") or {}) if record else {}
+    kept: Mapping[str, Any] = (record.outputs.get("kept") or {}) if record else {}
+    dkey = session.answers.internal_secret("ledger_key")
+
+    result = Plan(step=NAME, inputs={k: v[k] for k in INPUTS})
+    docs: dict[str, Document] = {}
+    new_written: dict[str, dict[str, str]] = {}
+    new_kept: dict[str, dict[str, str]] = {}
+    secret_keys = _secret_owned_keys()
+    for spec in FILES:
+        target = session.repo / spec.path
+        old = target.read_text(encoding="utf-8") if target.exists() else None
+        try:
+            doc = parse(spec.kind, old if old is not None else assets.text("templates", spec.template), spec.path)
+        except DocumentError as exc:
+            raise StepError(f"{exc}; fix the file by hand or move it aside, then run again") from None
+        file_written = written.get(spec.path) or {}
+        file_kept = kept.get(spec.path) or {}
+        for key, desired in spec.owned(v, b).items():
+            want = doc.canonical(desired)
+            new_written.setdefault(spec.path, {})[key] = digest(dkey, want)
+            current = doc.get(key) if old is not None else MISSING
+            if current == want:
+                continue
+            current_digest = digest(dkey, current)
+            conflict_id = f"{spec.path}:{key}"
+            untouched = old is None or current_digest == file_written.get(key)
+            untouched = untouched or (key not in file_written and is_placeholder(current))
+            if untouched:
+                doc.set(key, desired)
+                continue
+            decision = OVERWRITE if force else decisions.get(conflict_id)
+            if decision is None and file_kept.get(key) == current_digest:
+                decision = KEEP  # the operator chose to keep this exact value before
+            if decision == OVERWRITE:
+                doc.set(key, desired)
+            elif decision == KEEP:
+                new_kept.setdefault(spec.path, {})[key] = current_digest
+                result.notes.append(f"kept your value of {key} in {spec.path}")
+            else:
+                result.conflicts.append(
+                    Conflict(spec.path, key, _shown(current), _shown(want), secret=key in secret_keys)
+                )
+        docs[spec.path] = doc
+        mode = SECRET_FILE_MODE if spec.secret else 0o644
+        old_mode = (target.stat().st_mode & 0o777) if old is not None else None
+        result.changes.append(Change(spec.path, old, doc.render(), mode, old_mode))
+
+    problems = check_rules(docs)
+    if problems:
+        raise StepError(
+            "the files would not fit together: " + "; ".join(problems) + ". Change the answers "
+            "(or the hand-edited values) so they agree, then run again"
+        )
+    result.outputs = {
+        "written": new_written,
+        "kept": new_kept,
+        "buckets": {k: b[k] for k in ("pipeline", "emr", "emr_logs", "api_reports")},
+    }
+    return result
+
+
+def _secret_owned_keys() -> set[str]:
+    return {
+        "COMMON_MYSQL_MIGRATE_PASS",
+        "ANALYTICS_MYSQL_PASSWORD",
+        "ANALYTICS_API_AUTH_TOKEN",
+        "ANALYTICS_API_SECRET_KEY",
+        "INSIGHTS_SECRET_KEY",
+        "INSIGHTS_OAUTH2_SECRET",
+        "INSIGHTS_SOCIAL_AUTH_EDX_OAUTH2_SECRET",
+        "INSIGHTS_BACKEND_SERVICE_EDX_OAUTH2_SECRET",
+        "password",
+    }
+
+
+# --- cross-file rules ---------------------------------------------------------------------
+
+
+def _bucket_of(url: str) -> str:
+    return url.removeprefix("s3://").split("/", 1)[0]
+
+
+def _first(value: Any) -> str:
+    import json
+
+    text = _text(value)
+    try:
+        parsed = json.loads(text.replace("%%", "%"))
+    except ValueError:
+        return text
+    return str(parsed[0]) if isinstance(parsed, list) and parsed else text
+
+
+def _release(label: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in label.removeprefix("emr-").split("."))
+    except ValueError:
+        return (0,)
+
+
+def check_rules(docs: Mapping[str, Document]) -> list[str]:
+    """Rules that span files (SPEC §4.4), checked on the content about to be written."""
+    vars_ = docs["vars-analytics.yml"]
+    env = docs["analytics-tasks/jenkins_env"]
+    emr = docs["analytics-tasks/emr-vars.yml"]
+    cfg = docs["analytics-tasks/analytics-override.cfg"]
+    creds = docs["analytics-tasks/edxanalytics_creds"]
+    problems = []
+
+    regions = {
+        "jenkins_env AWS_REGION": _text(env.get("AWS_REGION")),
+        "emr-vars.yml region": _text(emr.get("region")),
+        "vars-analytics.yml Elasticsearch region": _text(
+            vars_.get("ANALYTICS_API_ELASTICSEARCH_CONNECTION_DEFAULT_REGION")
+        ),
+    }
+    if len(set(regions.values())) > 1:
+        problems.append(
+            "one region everywhere: " + ", ".join(f"{k} is {v!r}" for k, v in regions.items())
+        )
+    region = regions["emr-vars.yml region"]
+    configurations = emr.get("configurations")
+    has_endpoint = isinstance(configurations, list) and any(
+        isinstance(c, Mapping) and c.get("classification") == "core-site"
+        and "fs.s3n.endpoint" in (c.get("properties") or {})
+        for c in configurations
+    )
+    if region != "us-east-1" and not has_endpoint:
+        problems.append(f"emr-vars.yml needs a core-site fs.s3n.endpoint classification in {region}")
+    release = _text(emr.get("release_label"))
+    if region not in SIGV2_REGIONS and _release(release) < MIN_SIGV4_EMR_RELEASE:
+        problems.append(
+            f"{region} accepts only SigV4, which needs EMR release emr-4.9.6 or newer (got {release})"
+        )
+
+    cluster = _text(env.get("CLUSTER_NAME"))
+    name = _text(emr.get("name"))
+    if not cluster:
+        problems.append("jenkins_env must set CLUSTER_NAME")
+    elif "lookup('env', 'CLUSTER_NAME')" not in name and name != cluster:
+        problems.append(f"emr-vars.yml name {name!r} differs from CLUSTER_NAME {cluster!r}")
+
+    es_vars = _text(vars_.get("ANALYTICS_API_ELASTICSEARCH_LEARNERS_HOST"))
+    es_cfg = _first(cfg.get("elasticsearch.host"))
+    if not es_vars.startswith("https://"):
+        problems.append("ANALYTICS_API_ELASTICSEARCH_LEARNERS_HOST must start with https://")
+    if es_vars != es_cfg:
+        problems.append(
+            f"Elasticsearch endpoint differs: vars-analytics.yml {es_vars!r}, analytics-override.cfg {es_cfg!r}"
+        )
+
+    for var, cred in (
+        ("ANALYTICS_MYSQL_HOST", "host"),
+        ("ANALYTICS_MYSQL_PORT", "port"),
+        ("ANALYTICS_MYSQL_USER", "username"),
+        ("ANALYTICS_MYSQL_PASSWORD", "password"),
+    ):
+        if _text(vars_.get(var)) != _text(creds.get(cred)):
+            problems.append(f"{var} in vars-analytics.yml and {cred} in edxanalytics_creds differ")
+
+    bucket_pairs = (
+        ("HADOOP_S3_BUCKET", "hive.warehouse_path"),
+        ("HADOOP_S3_BUCKET", "database-import.credentials"),
+        ("TASK_CONFIGURATION_S3_BUCKET", "manifest.lib_jar"),
+        ("TRACKING_LOGS_S3_BUCKET", "event-logs.source"),
+    )
+    for env_key, cfg_key in bucket_pairs:
+        env_bucket = _bucket_of(_text(env.get(env_key)))
+        cfg_bucket = _bucket_of(_first(cfg.get(cfg_key)))
+        if env_bucket != cfg_bucket:
+            problems.append(
+                f"bucket differs: jenkins_env {env_key} is {env_bucket!r}, "
+                f"analytics-override.cfg {cfg_key} is {cfg_bucket!r}"
+            )
+
+    insights_ports = [vars_.get("INSIGHTS_NGINX_PORT"), vars_.get("INSIGHTS_NGINX_SSL_PORT")]
+    jenkins_ports = {8080, 8081}
+    for port in insights_ports:
+        if port is not MISSING and _as_int(port) in jenkins_ports:
+            problems.append(f"Insights nginx port {_text(port)} clashes with Jenkins (8080, nginx 8081)")
+    if len({_as_int(p) for p in insights_ports if p is not MISSING}) < len(
+        [p for p in insights_ports if p is not MISSING]
+    ):
+        problems.append("INSIGHTS_NGINX_PORT and INSIGHTS_NGINX_SSL_PORT must differ")
+    return problems
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(_text(value))
+    except ValueError:
+        return None
+
+
+# --- applying and verifying ---------------------------------------------------------------
+
+
+def apply(session: Session, plan: Plan) -> dict[str, Any]:
+    if plan.conflicts:
+        raise StepError(
+            f"{len(plan.conflicts)} hand-edited value(s) need a decision (keep or overwrite) first"
+        )
+    (session.repo / "analytics-tasks").mkdir(exist_ok=True)
+    os.chmod(session.repo / "analytics-tasks", PRIVATE_DIR_MODE)
+    for change in plan.changes:
+        if atomic_write(session.repo / change.path, change.new, mode=change.mode):
+            session.log.write(f"files: wrote {change.path}")
+    return plan.outputs
+
+
+def probe(session: Session) -> str | None:
+    """None while every file still holds what the answers say (or what the operator kept)."""
+    current = plan(session, {}, force=False)
+    missing = [c.path for c in current.changes if c.old is None]
+    if missing:
+        return f"missing: {', '.join(missing)}"
+    if current.conflicts:
+        edited = ", ".join(f"{c.key} in {c.path}" for c in current.conflicts[:3])
+        return f"changed by hand: {edited}"
+    differing = [c.path for c in current.pending]
+    if differing:
+        return f"out of date: {', '.join(differing)}"
+    return None
