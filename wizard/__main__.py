@@ -1,0 +1,3 @@
+from screens.entry import main
+
+main()

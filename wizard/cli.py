@@ -1,0 +1,148 @@
+"""Command line: ``analytics-wizard [SECURE_REPO]`` opens the TUI; subcommands run headless.
+
+The TUI itself is passed in by the launcher (``screens.entry``) so this module never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .steps import NAMES
+
+DEFAULT_REPO = "secure-config"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CONFLICT = 3
+EXIT_LOCKED = 4
+EXIT_STATE = 5
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    success (status: every available step is done)
+  {EXIT_FAILED}    a step failed (status: some step is not done)
+  {EXIT_USAGE}    usage error, or answers missing or invalid
+  {EXIT_CONFLICT}    hand-edited values would be overwritten: review, then re-run with --force
+  {EXIT_LOCKED}    another analytics-wizard holds the secure repo
+  {EXIT_STATE}    the secure repo's state cannot be read (e.g. written by a newer version)
+  {EXIT_INTERNAL}   internal error (details in .wizard/logs/)
+  {EXIT_INTERRUPTED}  interrupted"""
+
+OpenTui = Callable[[Path], int]
+
+
+def _repo_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "secure_repo",
+        nargs="?",
+        default=DEFAULT_REPO,
+        metavar="SECURE_REPO",
+        help=f"the client's secure repo (created and git-initialised if missing; default ./{DEFAULT_REPO})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="analytics-wizard",
+        description="Deploy the Open edX Analytics stack to AWS, step by step. Without a command, "
+        "opens the interactive wizard on SECURE_REPO.",
+        epilog="commands:\n"
+        "  run               run steps headless from an answers file\n"
+        "  status            show each step's state and why\n"
+        "  answers-template  print a complete, commented answers file\n"
+        "  tunnel            open the Jenkins tunnel only\n\n"
+        "Use 'analytics-wizard COMMAND --help' for a command's options.\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"analytics-wizard {__version__}")
+    _repo_arg(parser)
+    return parser
+
+
+def build_command_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="analytics-wizard", add_help=True)
+    parser.add_argument("--version", action="version", version=f"analytics-wizard {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    run = sub.add_parser(
+        "run",
+        help="run steps headless from an answers file",
+        description="Run the steps headless, from an answers file (see answers-template).",
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
+    )
+    run.add_argument("--answers", required=True, metavar="FILE", help="the answers file (YAML)")
+    _repo_arg(run)
+    run.add_argument(
+        "--only", nargs="+", choices=NAMES, metavar="STEP",
+        help=f"run only these steps ({', '.join(NAMES)})",
+    )
+    run.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    run.add_argument("--force", action="store_true", help="overwrite values changed by hand")
+    run.add_argument("--json", action="store_true", help="print one JSON document of the results")
+
+    status = sub.add_parser(
+        "status", help="show each step's state", epilog=EXIT_CODES, formatter_class=formatter,
+        description="Show each step's state (done / stale / pending / failed) and why.",
+    )
+    _repo_arg(status)
+    status.add_argument("--json", action="store_true", help="print one JSON document")
+
+    sub.add_parser(
+        "answers-template", help="print a complete, commented answers file",
+        description="Print a complete, commented answers file to fill in for 'run --answers'.",
+    )
+    tunnel = sub.add_parser("tunnel", help="open the Jenkins tunnel only")
+    _repo_arg(tunnel)
+    return parser
+
+
+COMMANDS = ("run", "status", "answers-template", "tunnel")
+
+
+def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    if first in COMMANDS:
+        args = build_command_parser().parse_args(args_list)
+    else:
+        args = build_parser().parse_args(args_list)
+        args.command = None
+
+    from . import headless
+
+    try:
+        if args.command == "run":
+            return headless.run(
+                Path(args.secure_repo), Path(args.answers), only=args.only,
+                dry_run=args.dry_run, force=args.force, as_json=args.json,
+            )
+        if args.command == "status":
+            return headless.status(Path(args.secure_repo), as_json=args.json)
+        if args.command == "answers-template":
+            from .answers import template
+
+            sys.stdout.write(template())
+            return EXIT_OK
+        if args.command == "tunnel":
+            headless.say_error("the Jenkins tunnel is not available in this version yet")
+            return EXIT_USAGE
+        if open_tui is None:
+            headless.say_error("the interactive wizard is not installed; use 'run --answers FILE'")
+            return EXIT_USAGE
+        return headless.guarded(lambda: open_tui(Path(args.secure_repo)))
+    except KeyboardInterrupt:
+        headless.say_error("interrupted; nothing half-written was left behind")
+        return EXIT_INTERRUPTED
+
+
+def debug() -> bool:
+    return os.environ.get("ANALYTICS_WIZARD_DEBUG") == "1"
