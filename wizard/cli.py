@@ -82,22 +82,31 @@ def build_command_parser() -> argparse.ArgumentParser:
     run.add_argument("--answers", required=True, metavar="FILE", help="the answers file (YAML)")
     _repo_arg(run)
     run.add_argument(
-        "--only", nargs="+", choices=NAMES, metavar="STEP",
+        "--only",
+        nargs="+",
+        choices=NAMES,
+        metavar="STEP",
         help=f"run only these steps ({', '.join(NAMES)})",
     )
-    run.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    run.add_argument(
+        "--dry-run", action="store_true", help="show what would change; change nothing"
+    )
     run.add_argument("--force", action="store_true", help="overwrite values changed by hand")
     run.add_argument("--json", action="store_true", help="print one JSON document of the results")
 
     status = sub.add_parser(
-        "status", help="show each step's state", epilog=EXIT_CODES, formatter_class=formatter,
+        "status",
+        help="show each step's state",
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
         description="Show each step's state (done / stale / pending / failed) and why.",
     )
     _repo_arg(status)
     status.add_argument("--json", action="store_true", help="print one JSON document")
 
     sub.add_parser(
-        "answers-template", help="print a complete, commented answers file",
+        "answers-template",
+        help="print a complete, commented answers file",
         description="Print a complete, commented answers file to fill in for 'run --answers'.",
     )
     tunnel = sub.add_parser("tunnel", help="open the Jenkins tunnel only")
@@ -122,8 +131,12 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
     try:
         if args.command == "run":
             return headless.run(
-                Path(args.secure_repo), Path(args.answers), only=args.only,
-                dry_run=args.dry_run, force=args.force, as_json=args.json,
+                Path(args.secure_repo),
+                Path(args.answers),
+                only=args.only,
+                dry_run=args.dry_run,
+                force=args.force,
+                as_json=args.json,
             )
         if args.command == "status":
             return headless.status(Path(args.secure_repo), as_json=args.json)

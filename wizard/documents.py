@@ -105,7 +105,7 @@ class YamlDocument:
             data = yamlio.loads("{}\n")
         if not isinstance(data, Mapping):
             raise DocumentError(f"{source}: expected a mapping of variables at the top level")
-        self.data = data
+        self.data: Any = data
         self.explicit_start = text.lstrip().startswith("---")
 
     def get(self, key: str) -> Any:
@@ -181,7 +181,9 @@ def _yaml_canonical(value: Any) -> Any:
 
 # --- shell environment file ---------------------------------------------------------------
 
-_ASSIGNMENT = re.compile(r"^(?P<lead>\s*(?:export\s+)?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<rest>.*)$")
+_ASSIGNMENT = re.compile(
+    r"^(?P<lead>\s*(?:export\s+)?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<rest>.*)$"
+)
 
 
 class EnvDocument:
@@ -364,7 +366,9 @@ class JsonDocument:
         try:
             data = json.loads(text) if text.strip() else {}
         except json.JSONDecodeError as exc:
-            raise DocumentError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise DocumentError(
+                f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
         if not isinstance(data, dict):
             raise DocumentError(f"{source}: expected a JSON object")
         self.data: dict[str, Any] = data
@@ -382,7 +386,9 @@ class JsonDocument:
         return json.dumps(self.data, indent=2, ensure_ascii=False) + "\n"
 
 
-FORMATS: dict[str, type[YamlDocument] | type[EnvDocument] | type[CfgDocument] | type[JsonDocument]] = {
+FORMATS: dict[
+    str, type[YamlDocument] | type[EnvDocument] | type[CfgDocument] | type[JsonDocument]
+] = {
     "yaml": YamlDocument,
     "env": EnvDocument,
     "cfg": CfgDocument,

@@ -61,7 +61,12 @@ class Session:
             session.lock.acquire()
             try:
                 gitrepo.init(session.repo)
-                remove_stale_temp_files(session.state_dir)
+                for directory in (
+                    session.repo,
+                    session.repo / "analytics-tasks",
+                    session.state_dir,
+                ):
+                    remove_stale_temp_files(directory)
                 session.log = RunLog(session.state_dir / "logs", command, session.redact)
                 session.load()
             except BaseException:
@@ -83,7 +88,10 @@ class Session:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -198,10 +206,14 @@ class Session:
             return make(STALE, f"answers incomplete: {exc}")
         digests = self.input_digests(current)
         changed = sorted(
-            name for name in set(digests) | set(record.inputs) if digests.get(name) != record.inputs.get(name)
+            name
+            for name in set(digests) | set(record.inputs)
+            if digests.get(name) != record.inputs.get(name)
         )
         if changed:
-            labels = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+            labels = ", ".join(changed[:4]) + (
+                f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+            )
             return make(STALE, f"answers changed since it ran: {labels}")
         try:
             problem = module.probe(self)
@@ -210,4 +222,3 @@ class Session:
         if problem:
             return make(STALE, problem)
         return make(DONE, f"done {record.finished_at}")
-

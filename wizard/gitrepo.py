@@ -53,7 +53,12 @@ def commit(repo: Path, message: str) -> str | None:
     identity: list[str] = []
     if not _git(repo, "config", "user.email").stdout.strip():
         # The operator's own identity wins; this only keeps a fresh machine from failing.
-        identity = ["-c", "user.name=analytics-wizard", "-c", "user.email=analytics-wizard@localhost"]
+        identity = [
+            "-c",
+            "user.name=analytics-wizard",
+            "-c",
+            "user.email=analytics-wizard@localhost",
+        ]
     result = _git(repo, *identity, "commit", "--quiet", "--no-verify", "-m", message)
     if result.returncode != 0:
         raise RuntimeError(f"git commit failed in {repo}: {result.stderr.strip()}")

@@ -34,8 +34,12 @@ class StepInfo:
 
 
 STEPS: tuple[StepInfo, ...] = (
-    StepInfo("prereqs", "Prerequisites", "Checks AWS access, tracking logs, edxapp DB, tools, keys."),
-    StepInfo("terraform", "Terraform", "Creates the instances, RDS, Elasticsearch, buckets, roles."),
+    StepInfo(
+        "prereqs", "Prerequisites", "Checks AWS access, tracking logs, edxapp DB, tools, keys."
+    ),
+    StepInfo(
+        "terraform", "Terraform", "Creates the instances, RDS, Elasticsearch, buckets, roles."
+    ),
     StepInfo("database", "Database", "Creates the analytics databases, users and grants."),
     StepInfo(
         "files",

@@ -249,21 +249,35 @@ FILES: tuple[SecureFile, ...] = (
     SecureFile("analytics-tasks/jenkins_env", "env", "jenkins_env", False, _jenkins_env),
     SecureFile("analytics-tasks/emr-vars.yml", "yaml", "emr-vars.yml", False, _emr_vars),
     SecureFile(
-        "analytics-tasks/analytics-override.cfg", "cfg", "analytics-override.cfg", False, _override_cfg
+        "analytics-tasks/analytics-override.cfg",
+        "cfg",
+        "analytics-override.cfg",
+        False,
+        _override_cfg,
     ),
     SecureFile(
         "analytics-tasks/edxapp_creds",
         "json",
         "creds.json",
         True,
-        _creds("edxapp.db_host", "edxapp.db_port", "database.readonly_user", "database.readonly_password"),
+        _creds(
+            "edxapp.db_host",
+            "edxapp.db_port",
+            "database.readonly_user",
+            "database.readonly_password",
+        ),
     ),
     SecureFile(
         "analytics-tasks/edxanalytics_creds",
         "json",
         "creds.json",
         True,
-        _creds("database.host", "database.port", "database.analytics_user", "database.analytics_password"),
+        _creds(
+            "database.host",
+            "database.port",
+            "database.analytics_user",
+            "database.analytics_password",
+        ),
     ),
 )
 PATHS = tuple(f.path for f in FILES)
@@ -317,9 +331,15 @@ def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
         target = session.repo / spec.path
         old = target.read_text(encoding="utf-8") if target.exists() else None
         try:
-            doc = parse(spec.kind, old if old is not None else assets.text("templates", spec.template), spec.path)
+            doc = parse(
+                spec.kind,
+                old if old is not None else assets.text("templates", spec.template),
+                spec.path,
+            )
         except DocumentError as exc:
-            raise StepError(f"{exc}; fix the file by hand or move it aside, then run again") from None
+            raise StepError(
+                f"{exc}; fix the file by hand or move it aside, then run again"
+            ) from None
         file_written = written.get(spec.path) or {}
         file_kept = kept.get(spec.path) or {}
         for key, desired in spec.owned(v, b).items():
@@ -345,7 +365,9 @@ def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
                 result.notes.append(f"kept your value of {key} in {spec.path}")
             else:
                 result.conflicts.append(
-                    Conflict(spec.path, key, _shown(current), _shown(want), secret=key in secret_keys)
+                    Conflict(
+                        spec.path, key, _shown(current), _shown(want), secret=key in secret_keys
+                    )
                 )
         docs[spec.path] = doc
         mode = SECRET_FILE_MODE if spec.secret else 0o644
@@ -428,12 +450,15 @@ def check_rules(docs: Mapping[str, Document]) -> list[str]:
     region = regions["emr-vars.yml region"]
     configurations = emr.get("configurations")
     has_endpoint = isinstance(configurations, list) and any(
-        isinstance(c, Mapping) and c.get("classification") == "core-site"
+        isinstance(c, Mapping)
+        and c.get("classification") == "core-site"
         and "fs.s3n.endpoint" in (c.get("properties") or {})
         for c in configurations
     )
     if region != "us-east-1" and not has_endpoint:
-        problems.append(f"emr-vars.yml needs a core-site fs.s3n.endpoint classification in {region}")
+        problems.append(
+            f"emr-vars.yml needs a core-site fs.s3n.endpoint classification in {region}"
+        )
     release = _text(emr.get("release_label"))
     if region not in SIGV2_REGIONS and _release(release) < MIN_SIGV4_EMR_RELEASE:
         problems.append(
@@ -484,7 +509,9 @@ def check_rules(docs: Mapping[str, Document]) -> list[str]:
     jenkins_ports = {8080, 8081}
     for port in insights_ports:
         if port is not MISSING and _as_int(port) in jenkins_ports:
-            problems.append(f"Insights nginx port {_text(port)} clashes with Jenkins (8080, nginx 8081)")
+            problems.append(
+                f"Insights nginx port {_text(port)} clashes with Jenkins (8080, nginx 8081)"
+            )
     if len({_as_int(p) for p in insights_ports if p is not MISSING}) < len(
         [p for p in insights_ports if p is not MISSING]
     ):

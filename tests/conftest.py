@@ -1,0 +1,106 @@
+"""Shared fixtures: a complete answers file, a fresh secure repo, the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wizard import yamlio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A recognisable password with every character class that has bitten a consumer before.
+PLANTED_PASSWORD = "Pl4nted'pw\"#%$\\{{x}}ü😀-7734"
+
+
+def complete_answers(**overrides: Any) -> dict[str, Any]:
+    """Answers for every key the files step needs (SPEC §8 format)."""
+    answers: dict[str, Any] = {
+        "client": {"name": "acme", "environment": "analytics"},
+        "aws": {"profile": "acme-analytics", "region": "us-east-1"},
+        "edxapp": {
+            "lms_host": "lms.example.com",
+            "cms_host": "studio.example.com",
+            "scheme": "https",
+            "contact_email": "ops@example.com",
+            "openedx_release": "open-release/koa.3",
+            "tracking_logs_bucket": "acme-tracking-logs",
+            "grades_bucket": "acme-prod-edxapp-storage",
+            "grades_bucket_user_arn": "arn:aws:iam::123456789012:user/acme-prod-edxapp-s3",
+            "db_host": "edxapp-db.example.com",
+            "db_port": 3306,
+            "migrate_user": "edxapp001",
+            "migrate_password": PLANTED_PASSWORD,
+        },
+        "terraform": {
+            "image_id": "ami-0123456789abcdef0",
+            "key_pair_name": "acme-analytics",
+            "hosted_zone_domain": "example.com",
+            "director_security_group_id": "sg-0123456789abcdef0",
+        },
+        "infrastructure": {
+            "elasticsearch_host": "search-acme-analytics-abc123.us-east-1.es.amazonaws.com",
+            "emr_subnet_id": "subnet-0123456789abcdef0",
+        },
+        "database": {"host": "acme-analytics.abc123.us-east-1.rds.amazonaws.com", "port": 3306},
+        "insights": {"base_url": "https://insights.example.com"},
+        "pipeline": {
+            "cluster_name": "Acme Analytics Cluster",
+            "secure_repo_url": "git@github.com:acme/secure-config.git",
+        },
+    }
+    for dotted, value in overrides.items():
+        group, key = dotted.split("__", 1) if "__" in dotted else dotted.split(".", 1)
+        answers.setdefault(group, {})[key] = value
+    return answers
+
+
+@pytest.fixture
+def answers() -> dict[str, Any]:
+    return complete_answers()
+
+
+@pytest.fixture
+def write_answers(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
+    def write(data: dict[str, Any], name: str = "answers.yml") -> Path:
+        path = tmp_path / name
+        path.write_text(yamlio.dumps(data), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return tmp_path / "secure-config"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"PYTHONPATH": str(ROOT), "NO_COLOR": "1", "COLUMNS": "120", **extra})
+    return env
+
+
+def run_cli(
+    *args: str | Path, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real console entry point in a subprocess (``python -m wizard``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "wizard", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=cli_env(**env),
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_cli
