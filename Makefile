@@ -7,9 +7,23 @@ REPO ?= secure-config
 
 .PHONY: run test lint bench clean
 
+# System tools the tests drive for real, as tool:Debian package (git for the secure repo, tmux for
+# the terminal test, a throwaway MariaDB and a second sshd for the database step and its tunnel).
+SYSTEM_TOOLS := git:git tmux:tmux bash:bash mariadbd:mariadb-server \
+	mariadb-install-db:mariadb-server sshd:openssh-server ssh-keygen:openssh-client
+
 $(BIN)/.installed: pyproject.toml constraints.txt
+	@export PATH="$$PATH:/usr/sbin:/sbin"; missing=""; \
+	for pair in $(SYSTEM_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null || case " $$missing " in *" $${pair#*:} "*) ;; *) missing="$$missing $${pair#*:}";; esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+		else echo "please install:$$missing" >&2; exit 1; fi; \
+	fi
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 

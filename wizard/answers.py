@@ -37,8 +37,10 @@ class AnswersError(ValueError):
         super().__init__("; ".join(problems))
 
 
-def flatten(data: Any, source: str) -> dict[str, Any]:
-    """Turn the grouped answers mapping into ``{"group.key": value}``; check the shape."""
+def flatten(data: Any, source: str, *, validate: bool = False) -> dict[str, Any]:
+    """Turn the grouped answers mapping into ``{"group.key": value}``; check the shape.
+
+    With ``validate``, every value is checked too, so one error lists every problem."""
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -63,6 +65,12 @@ def flatten(data: Any, source: str) -> dict[str, Any]:
                 problems.append(f"{source}: unknown key {key!r}{_suggest(str(name), names)}")
                 continue
             flat[key] = _plain(value)
+            if validate:
+                try:
+                    BY_KEY[key].clean(flat[key])
+                except FieldError as exc:
+                    shown = _shown(BY_KEY[key], flat[key])
+                    problems.append(f"{source}: {key}: {exc} (got {shown})")
     if problems:
         raise AnswersError(problems)
     return flat
@@ -110,7 +118,11 @@ class Answers:
         for path in (answers_path, secrets_path):
             if path.exists():
                 data = yamlio.load(path)
-                values.update(flatten(data, str(path)))
+                # Validated like typed answers: a hand edit of these files cannot sneak a value
+                # past its validator.
+                flat = flatten(data, str(path), validate=True)
+                cleaned = {key: BY_KEY[key].clean(value) for key, value in flat.items()}
+                values.update({k: v for k, v in cleaned.items() if v is not None})
                 if isinstance(data, Mapping) and isinstance(data.get(INTERNAL_GROUP), Mapping):
                     internal.update(_plain(data[INTERNAL_GROUP]))
         return cls(values, internal)
@@ -194,7 +206,13 @@ class Resolved:
         if f.derive is not None:
             derived = f.derive(self)
             if derived not in (None, "", []):
-                return f.clean(derived)
+                try:
+                    return f.clean(derived)
+                except FieldError as exc:
+                    raise FieldError(
+                        f"{key}: the derived value {_shown(f, derived)} does not fit: {exc}; "
+                        f"answer {key} yourself"
+                    ) from None
         return f.default
 
     def output(self, step: str, name: str) -> Any:

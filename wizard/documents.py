@@ -136,13 +136,22 @@ def _needs_unsafe(text: str) -> bool:
     return any(marker in text for marker in JINJA_MARKERS)
 
 
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
 def _yaml_encode(value: Any) -> Any:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
     if isinstance(value, Literal):
+        # YAML 1.1 (ansible's PyYAML) reads NEL and the Unicode line and paragraph separators
+        # as line breaks and folds them into a space inside single quotes; double quotes
+        # escape them.
+        style = '"' if any(ch in value.text for ch in _YAML_BREAKS) else "'"
         if _needs_unsafe(value.text):
-            return TaggedScalar(value.text, style="'", tag="!unsafe")
+            return TaggedScalar(value.text, style=style, tag="!unsafe")
+        if style == '"':
+            return DoubleQuotedScalarString(value.text)
         return SingleQuotedScalarString(value.text)
     if isinstance(value, Template):
         if "'" in value.text:
@@ -191,7 +200,11 @@ class EnvDocument:
 
     def __init__(self, text: str, source: str):
         self.source = source
-        self.lines = text.splitlines()
+        # Lines as bash reads them: only a newline ends one (str.splitlines would also split
+        # at characters such as U+2028 that a quoted value may hold).
+        self.lines = text.split("\n")
+        if self.lines[-1] == "":
+            self.lines.pop()
         self.index: dict[str, int] = {}
         for number, line in enumerate(self.lines):
             match = _ASSIGNMENT.match(line)
@@ -332,7 +345,25 @@ class CfgDocument:
                 last.add_after.space().section(section)
             else:
                 self.updater.add_section(section)
-        self.updater[section][option] = _cfg_encode(value)
+        target = self.updater[section]
+        encoded = _cfg_encode(value)
+        if target.has_option(option):
+            target[option] = encoded
+            return
+        # A new option goes after the section's last option (or before its trailing blank
+        # lines), not after the blank line that separates it from the next section.
+        blocks = list(target.iter_blocks())
+        options = target.option_blocks()
+        if options:
+            options[-1].add_after.option(option, encoded)
+            return
+        trailing = len(blocks)
+        while trailing > 0 and type(blocks[trailing - 1]).__name__ == "Space":
+            trailing -= 1
+        if trailing < len(blocks):
+            blocks[trailing].add_before.option(option, encoded)
+        else:
+            target[option] = encoded
 
     def canonical(self, value: Any) -> Any:
         return _cfg_encode(value)

@@ -103,6 +103,10 @@ class Session:
     def secrets_path(self) -> Path:
         return self.state_dir / "secrets.yml"
 
+    def state_files(self) -> list[Path]:
+        """The wizard's own files that belong in the secure repo's history."""
+        return [self.answers_path, self.secrets_path, self.ledger.path]
+
     # --- answers ------------------------------------------------------------------------
 
     @property
@@ -160,11 +164,20 @@ class Session:
             raise
         digests = self.input_digests(plan.inputs)
         self.save_answers()  # the ledger key and generated secrets before the ledger cites them
-        self.ledger.record(plan.step, StepRecord(status=DONE, inputs=digests, outputs=outputs))
+        previous = self.ledger.steps.get(plan.step)
+        unchanged = (
+            previous is not None
+            and previous.status == DONE
+            and previous.inputs == digests
+            and previous.outputs == outputs
+        )
+        if not unchanged:  # a re-run that changed nothing keeps the ledger (and its date)
+            self.ledger.record(plan.step, StepRecord(status=DONE, inputs=digests, outputs=outputs))
         message = f"analytics-wizard: {plan.step} step done"
         if plan.pending:
             message += "\n\n" + "\n".join(f"- wrote {c.path}" for c in plan.pending)
-        commit = gitrepo.commit(self.repo, message)
+        state = [".gitignore", *(str(p.relative_to(self.repo)) for p in self.state_files())]
+        commit = gitrepo.commit(self.repo, message, [*state, *(c.path for c in plan.changes)])
         self.log.write(f"{plan.step}: done" + (f" (commit {commit})" if commit else ""))
         return outputs
 

@@ -76,7 +76,9 @@ def _split_list(text: str) -> list[str]:
 
 # --- validators ---------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 control characters (NEL, U+0085, is one) and the Unicode line and paragraph
+# separators: YAML, bash and Python's splitlines would each see some of them as a line break.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def text(value: Any) -> str:
@@ -156,7 +158,10 @@ instance_type = _pattern(
     r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type such as t3.medium or m5.large"
 )
 rds_class = _pattern(r"db\.[a-z][a-z0-9-]*\.[a-z0-9]+", "an RDS class such as db.t3.medium")
-key_pair = _pattern(r"[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]{1,255}", "an EC2 key pair name")
+key_pair = _pattern(
+    r"[A-Za-z0-9 ._:/()#,@\[\]+=&;{}!$*-]{1,255}",
+    "an EC2 key pair name: up to 255 letters, digits, spaces and ._:/()#,@[]+=&;{}!$*-",
+)
 mysql_user = _pattern(
     r"[A-Za-z0-9_-]{1,32}", "a MySQL user name: letters, digits, _ and -; at most 32 characters"
 )
@@ -269,15 +274,20 @@ SIGV2_REGIONS = frozenset(
 MIN_SIGV4_EMR_RELEASE = (4, 9, 6)
 
 
-def _first_output(r: Resolver, step: str, name: str, fallback_key: str) -> Any:
-    answered = r.get(fallback_key)
-    if answered not in (None, [], ""):
-        return answered
-    return r.output(step, name)
+def _client_env(r: Resolver) -> str | None:
+    """``<client>-<environment>``, or None while the client name is not known."""
+    client, env = r.get("client.name"), r.get("client.environment")
+    return f"{client}-{env}" if client and env else None
 
 
-def _cluster_name(r: Resolver) -> str:
-    return f"{r.get('client.name').replace('-', ' ').title()} Analytics Cluster"
+def _tracking_logs_bucket(r: Resolver) -> str | None:
+    client = r.get("client.name")
+    return f"{client}-tracking-logs" if client else None
+
+
+def _cluster_name(r: Resolver) -> str | None:
+    client = r.get("client.name")
+    return f"{client.replace('-', ' ').title()} Analytics Cluster" if client else None
 
 
 def _insights_url(r: Resolver) -> str | None:
@@ -286,7 +296,10 @@ def _insights_url(r: Resolver) -> str | None:
 
 
 def _database_host(r: Resolver) -> Any:
-    return r.get("database.host") or r.output("terraform", "rds_host_name")
+    # An explicit database.host answer never reaches here (Resolved.get prefers answers).
+    # Terraform's output first, so a changed RDS makes the database step stale; then what the
+    # database step set up (e.g. when a later run's answers leave the host out).
+    return r.output("terraform", "rds_host_name") or r.output("database", "host")
 
 
 F = Field
@@ -312,7 +325,7 @@ FIELDS: tuple[Field, ...] = (
         "AWS profile",
         "Named profile in ~/.aws/config used for every AWS call.",
         aws_profile,
-        derive=lambda r: f"{r.get('client.name')}-{r.get('client.environment')}",
+        derive=_client_env,
     ),
     F(
         "aws.region",
@@ -370,7 +383,7 @@ FIELDS: tuple[Field, ...] = (
         "Tracking logs bucket",
         "S3 bucket the LMS rotates its tracking logs into.",
         bucket,
-        derive=lambda r: f"{r.get('client.name')}-tracking-logs",
+        derive=_tracking_logs_bucket,
     ),
     F(
         "edxapp.grades_bucket",
@@ -458,7 +471,7 @@ FIELDS: tuple[Field, ...] = (
         "Key pair",
         "EC2 key pair of the analytics instances (analytics.pem).",
         key_pair,
-        derive=lambda r: f"{r.get('client.name')}-{r.get('client.environment')}",
+        derive=_client_env,
     ),
     F(
         "terraform.number_of_instances",
@@ -570,6 +583,7 @@ FIELDS: tuple[Field, ...] = (
         "MySQL port of the analytics databases.",
         port,
         default=3306,
+        derive=lambda r: r.output("database", "port"),
         kind="int",
     ),
     F(

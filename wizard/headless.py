@@ -48,10 +48,21 @@ def say_error(message: str, fix: str = "") -> None:
         console.print(f"  [dim]fix:[/] {escape(fix)}")
 
 
+class UsageError(ValueError):
+    """The command line asks for something that cannot be done; nothing was touched."""
+
+    def __init__(self, message: str, fix: str = ""):
+        super().__init__(message)
+        self.fix = fix
+
+
 def guarded(action: Callable[[], int]) -> int:
     """Run ``action``, turning every known failure into one sentence and an exit code."""
     try:
         return action()
+    except UsageError as exc:
+        say_error(str(exc), exc.fix)
+        return cli.EXIT_USAGE
     except AnswersError as exc:
         say_error("the answers cannot be used:")
         for problem in exc.problems:
@@ -91,7 +102,40 @@ def load_answers_file(path: Path) -> dict[str, Any]:
         data = yamlio.load(path)
     except yamlio.YamlFileError as exc:
         raise AnswersError([str(exc)]) from None
-    return flatten(data, str(path))
+    return flatten(data, str(path), validate=True)
+
+
+def check_repo_path(repo: Path) -> None:
+    if repo.exists() and not repo.is_dir():
+        raise UsageError(
+            f"the secure repo {repo} is not a directory",
+            "give the path of the client's secure repo (a directory, created when missing)",
+        )
+
+
+def check_only(only: Sequence[str] | None) -> None:
+    for step in STEPS:
+        if only and step.name in only and not step.available:
+            raise UsageError(
+                f"the {step.name} step is not available in this version yet",
+                "leave it out of --only (see 'analytics-wizard status')",
+            )
+
+
+def check_required(session: Session, only: Sequence[str] | None) -> None:
+    """Every answer the selected steps need, checked up front: one error names them all."""
+    problems: list[str] = []
+    for step in STEPS:
+        if not step.available or (only and step.name not in only):
+            continue
+        try:
+            session.resolved.require(step.load().INPUTS)
+        except AnswersError as exc:
+            problems += [p for p in exc.problems if p not in problems]
+        except ValueError as exc:  # a derived value that does not fit names its key
+            problems.append(str(exc))
+    if problems:
+        raise AnswersError(problems)
 
 
 def run(
@@ -107,9 +151,12 @@ def run(
     console = err_console()
 
     def body() -> int:
+        check_only(only)
+        check_repo_path(repo)
         flat = load_answers_file(answers_file)
         with Session.open(repo, write=not dry_run, command="run") as session:
             session.merge_answers(flat, str(answers_file))
+            check_required(session, only)
             code = _run_steps(session, only, dry_run, force, console, results)
             if session.log.path is not None:
                 console.print(f"[dim]log: {session.log.path}[/]")
@@ -163,13 +210,13 @@ def _run_steps(
             return cli.EXIT_CONFLICT
         if dry_run:
             _print_diffs(console, plan, session)
-            reason = f"would write {len(plan.pending)} file(s)" if plan.pending else "no changes"
+            reason = _summary(plan, "would write", "would run") or "no changes"
             results.append(_result(step.name, "planned", reason, plan=plan))
             console.print(f"[cyan]• {step.title}:[/] {reason} (dry run)")
             continue
         with console.status(f"{step.title}: writing…"):
             session.apply(plan)
-        reason = f"wrote {len(plan.pending)} file(s)" if plan.pending else "no changes"
+        reason = _summary(plan, "wrote", "ran") or "no changes"
         results.append(_result(step.name, DONE, reason, plan=plan))
         console.print(f"[green]✔ {step.title}:[/] {reason}")
     return cli.EXIT_OK
@@ -183,11 +230,26 @@ def _result(name: str, state: str, reason: str, plan: Plan | None = None) -> dic
     return result
 
 
+def _summary(plan: Plan, wrote: str, ran: str) -> str:
+    parts = []
+    if plan.pending:
+        parts.append(f"{wrote} {len(plan.pending)} file(s)")
+    if plan.statements:
+        parts.append(f"{ran} {len(plan.statements)} SQL statement(s)")
+    return ", ".join(parts)
+
+
 def _print_diffs(console: Console, plan: Plan, session: Session) -> None:
     for change in plan.pending:
         diff = change.diff(session.redact)
         if diff:
             console.print(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
+    target = None
+    for statement in plan.statements:  # passwords are masked in ``shown``; redact anyway
+        if statement.target != target:
+            target = statement.target
+            console.print(f"[bold]-- on {escape(target)}[/]")
+        console.print(escape(session.redact(statement.shown)), soft_wrap=True)
 
 
 def _print_conflicts(console: Console, plan: Plan, session: Session) -> None:
@@ -209,6 +271,7 @@ def _print_conflicts(console: Console, plan: Plan, session: Session) -> None:
 
 def status(repo: Path, *, as_json: bool = False) -> int:
     def body() -> int:
+        check_repo_path(repo)
         if not (repo / ".wizard").is_dir():
             statuses = Session(repo, write=False).status()
         else:

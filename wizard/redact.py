@@ -21,6 +21,7 @@ def variants(secret: str) -> set[str]:
         shlex.quote(secret),
         secret.replace("'", "'\"'\"'"),
         secret.replace("'", "'\\''"),
+        repr(secret)[1:-1],  # Python's quoting, e.g. a parser quoting the line it choked on
     }
     return {form for form in forms if len(form) >= 4}
 

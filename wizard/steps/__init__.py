@@ -11,9 +11,18 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-from .base import Change, Conflict, Plan, StepError
+from .base import Change, Conflict, Plan, Statement, StepError
 
-__all__ = ["STEPS", "Change", "Conflict", "Plan", "StepError", "StepInfo", "by_name"]
+__all__ = [
+    "STEPS",
+    "Change",
+    "Conflict",
+    "Plan",
+    "Statement",
+    "StepError",
+    "StepInfo",
+    "by_name",
+]
 
 
 @dataclass(frozen=True)

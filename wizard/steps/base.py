@@ -27,14 +27,17 @@ class Change:
         return self.old != self.new or self.old_mode != self.mode
 
     def diff(self, redact: Callable[[str], str] = lambda s: s) -> str:
-        before = redact(self.old or "").splitlines(keepends=True)
-        after = redact(self.new).splitlines(keepends=True)
-        text = "".join(
-            difflib.unified_diff(
-                before,
-                after,
-                fromfile=f"a/{self.path}" if self.old is not None else "/dev/null",
-                tofile=f"b/{self.path}",
+        # Diff first, mask after: a changed secret still shows as a changed (masked) line.
+        before = (self.old or "").splitlines(keepends=True)
+        after = self.new.splitlines(keepends=True)
+        text = redact(
+            "".join(
+                difflib.unified_diff(
+                    before,
+                    after,
+                    fromfile=f"a/{self.path}" if self.old is not None else "/dev/null",
+                    tofile=f"b/{self.path}",
+                )
             )
         )
         if not text and self.old_mode != self.mode:
@@ -58,6 +61,16 @@ class Conflict:
 
 
 @dataclass
+class Statement:
+    """One SQL statement (or command) a step will run; ``shown`` has every password masked."""
+
+    target: str  # where it runs, as the operator knows it
+    shown: str
+    sql: str = field(default="", repr=False)
+    params: tuple[Any, ...] = field(default=(), repr=False)
+
+
+@dataclass
 class Plan:
     step: str
     changes: list[Change] = field(default_factory=list)
@@ -65,6 +78,9 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    statements: list[Statement] = field(default_factory=list)
+    # Called with one line (masked) as each statement starts and finishes, for live progress.
+    progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def pending(self) -> list[Change]:

@@ -109,8 +109,7 @@ def buckets(v: Values, outputs: Callable[[str], Any]) -> dict[str, str]:
     return named
 
 
-def _jinja_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+KEY_FILE_VAR = "ANALYTICS_WIZARD_KEY_FILE"
 
 
 def _vars_analytics(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
@@ -145,6 +144,8 @@ def _vars_analytics(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
         "INSIGHTS_BACKEND_SERVICE_EDX_OAUTH2_KEY": lit(v["insights.oauth2_key"]),
         "INSIGHTS_BACKEND_SERVICE_EDX_OAUTH2_SECRET": lit(v["insights.oauth2_secret"]),
         "INSIGHTS_SOCIAL_AUTH_REDIRECT_IS_HTTPS": v["insights.base_url"].startswith("https://"),
+        # The path is a value of its own: inside the lookup's Jinja2 it would be templated.
+        KEY_FILE_VAR: lit(key_path),
         "JENKINS_ANALYTICS_CREDENTIALS": [
             {
                 "id": Template("{{ ANALYTICS_SCHEDULE_MASTER_SSH_CREDENTIAL_ID }}"),
@@ -153,7 +154,7 @@ def _vars_analytics(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
                 "type": "ssh-private-key",
                 "passphrase": Template("{{ ANALYTICS_SCHEDULE_MASTER_SSH_CREDENTIAL_PASSPHRASE }}"),
                 "description": "ssh key of the analytics instances, from the secure repo",
-                "privatekey": Template(f"{{{{ lookup('file', {_jinja_string(key_path)}) }}}}"),
+                "privatekey": Template(f"{{{{ lookup('file', {KEY_FILE_VAR}) }}}}"),
             }
         ],
         "ANALYTICS_SCHEDULE_SECURE_REPO_URL": lit(v["pipeline.secure_repo_url"]),
@@ -337,8 +338,9 @@ def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
                 spec.path,
             )
         except DocumentError as exc:
+            # A parser may quote the offending line, which can hold a secret.
             raise StepError(
-                f"{exc}; fix the file by hand or move it aside, then run again"
+                session.redact(f"{exc}; fix the file by hand or move it aside, then run again")
             ) from None
         file_written = written.get(spec.path) or {}
         file_kept = kept.get(spec.path) or {}
@@ -346,6 +348,9 @@ def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
             want = doc.canonical(desired)
             new_written.setdefault(spec.path, {})[key] = digest(dkey, want)
             current = doc.get(key) if old is not None else MISSING
+            if key in secret_keys and current is not MISSING:
+                # Whatever a secret key holds is a secret, even a value typed in by hand.
+                session.redact.add([_text(current)])
             if current == want:
                 continue
             current_digest = digest(dkey, current)
@@ -374,7 +379,9 @@ def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
         old_mode = (target.stat().st_mode & 0o777) if old is not None else None
         result.changes.append(Change(spec.path, old, doc.render(), mode, old_mode))
 
-    problems = check_rules(docs)
+    # Undecided conflicts come first: until the operator keeps or overwrites those values, the
+    # final content (and so whether the files fit together) is not known.
+    problems = [] if result.conflicts else check_rules(docs)
     if problems:
         raise StepError(
             "the files would not fit together: " + "; ".join(problems) + ". Change the answers "
