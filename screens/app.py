@@ -1,0 +1,76 @@
+"""The wizard's Textual application and its launcher.
+
+The session (lock, ledger, answers) is opened before Textual starts, so a held lock or an
+unreadable ledger is reported by the CLI as one clear sentence instead of inside a screen.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from wizard import assets
+from wizard.cli import EXIT_INTERNAL, EXIT_OK
+from wizard.engine import Session
+
+from .main import MainScreen
+
+
+class InternalError(Exception):
+    """What the operator sees of a bug: one sentence; the redacted traceback is in the run log."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(type(error).__name__)
+        self.__cause__ = error
+
+    def __rich__(self) -> Text:
+        return Text.assemble(
+            ("error: ", "bold red"),
+            f"internal error ({self}); this is a bug in analytics-wizard. The details are in "
+            ".wizard/logs/ of the secure repo.",
+        )
+
+
+class WizardApp(App[None]):
+    """The whole TUI over one open :class:`Session`; the caller opens and closes it."""
+
+    TITLE = "analytics-wizard"
+    # ctrl+p previews the files; the command palette would take that key.
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(css_path=assets.path("wizard.tcss"))
+        self.session = session
+        self.sub_title = session.repo.name
+
+    def get_default_screen(self) -> MainScreen:
+        self.main_screen = MainScreen(self.session)
+        return self.main_screen
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual would print a traceback with local variables, and a local may hold a password
+        # being typed: the run log (which masks secrets) gets the traceback without locals.
+        self.session.log.write("".join(traceback.format_exception(error)))
+        super()._handle_exception(InternalError(error))
+
+    async def action_quit(self) -> None:
+        # A valid value still being typed counts as confirmed: quitting loses nothing typed.
+        self.main_screen.confirm_pending()
+        self.exit()
+
+
+def run_app(repo: Path) -> int:
+    """Open ``repo`` for writing, run the wizard on it, release it; the exit code."""
+    session = Session.open(repo, write=True, command="tui")
+    app = WizardApp(session)
+    try:
+        app.run()
+    finally:
+        session.close()
+    return EXIT_OK if not app.return_code else EXIT_INTERNAL

@@ -1,0 +1,180 @@
+"""The main screen: the step list beside the selected step, with key bindings in the footer."""
+
+from __future__ import annotations
+
+import traceback
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, OptionList, Static
+
+from wizard.engine import DONE, UNAVAILABLE, Session, StepStatus
+from wizard.steps import by_name
+
+from .files_form import FilesForm
+from .sidebar import STATES, StepList
+from .summary import StepSummary
+
+FILES = "files"
+
+
+class StatesChecked(Message):
+    def __init__(self, statuses: list[StepStatus]) -> None:
+        super().__init__()
+        self.statuses = statuses
+
+
+class MainScreen(Screen[None]):
+    AUTO_FOCUS = ""  # the first field gets focus once the form is there, not the step list
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+p", "preview", "Preview"),
+        Binding("ctrl+t", "toggle_secrets", "Secrets"),
+        Binding("f2", "focus_steps", "Steps"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.statuses: dict[str, StepStatus] = {}
+        self.selected = FILES
+        self.checking = self.check_again = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            yield StepList()
+            with Vertical(id="step"):
+                yield Static(id="step-heading")
+                with ContentSwitcher(initial=FILES, id="step-view"):
+                    yield FilesForm(self.session, id=FILES)
+                    yield StepSummary(id="summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        steps = self.query_one(StepList)
+        steps.highlighted = steps.get_option_index(FILES)
+        self.show_step(FILES)
+        self.refresh_states()
+
+    @on(FilesForm.Ready)
+    def form_ready(self) -> None:
+        if self.focused is None:
+            self.query_one(FilesForm).query_one(Input).focus()
+
+    # --- steps ------------------------------------------------------------------------
+
+    def refresh_states(self) -> None:
+        """Check each step's state again; one check at a time, the last request always runs."""
+        if self.checking:
+            self.check_again = True
+            return
+        self.checking = True
+        self.check_states()
+
+    @work(thread=True, exit_on_error=False, group="states")
+    def check_states(self) -> None:
+        # Probes may be slow (files now; AWS or MySQL later), so they run here, on a read-only
+        # session of their own: nothing is shared with the form's session on the UI thread.
+        try:
+            statuses = Session.open(self.session.repo, write=False).status()
+        except Exception:
+            self.session.log.write("checking the step states failed:\n" + traceback.format_exc())
+            statuses = []
+        self.post_message(StatesChecked(statuses))
+
+    @on(StatesChecked)
+    def states_checked(self, message: StatesChecked) -> None:
+        self.checking = False
+        if self.check_again:
+            self.check_again = False
+            self.refresh_states()
+        statuses = {s.name: s for s in message.statuses}
+        if statuses and statuses != self.statuses:
+            self.statuses = statuses
+            self.query_one(StepList).show_states(statuses.values())
+            self.show_heading()
+
+    def show_heading(self) -> None:
+        step = by_name(self.selected)
+        status = self.statuses.get(step.name)
+        heading = Text(step.title, style="bold")
+        if status is not None:
+            _, word, style = STATES[status.state]
+            heading.append(f" · {word}", style=style)
+            # "done" carries a timestamp and "unavailable" is said below; the rest say why.
+            if status.state not in (DONE, UNAVAILABLE):
+                heading.append(f" — {status.reason}")
+        self.query_one("#step-heading", Static).update(heading)
+
+    def show_step(self, name: str) -> None:
+        step = by_name(name)
+        self.selected = name
+        switcher = self.query_one(ContentSwitcher)
+        if name == FILES:
+            switcher.current = FILES
+        else:
+            self.query_one(StepSummary).show(step)
+            switcher.current = "summary"
+        self.show_heading()
+        self.refresh_bindings()
+
+    @on(OptionList.OptionHighlighted, "#steps")
+    def step_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None:
+            self.show_step(event.option.id)
+
+    @on(OptionList.OptionSelected, "#steps")
+    def step_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id == FILES:
+            self.query_one(FilesForm).query_one(Input).focus()
+
+    @on(FilesForm.AnswerSaved)
+    def answer_saved(self) -> None:
+        self.refresh_states()
+
+    # --- actions ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("preview", "toggle_secrets"):
+            return self.selected == FILES
+        return True
+
+    def action_focus_steps(self) -> None:
+        self.query_one(StepList).focus()
+
+    def action_toggle_secrets(self) -> None:
+        shown = self.query_one(FilesForm).toggle_secrets()
+        self.query_one(FilesForm).say(
+            "Secrets are shown; ctrl+t hides them." if shown else "Secrets are hidden."
+        )
+
+    @on(Button.Pressed, "#preview-button")
+    def action_preview(self) -> None:
+        form = self.query_one(FilesForm)
+        form.confirm_pending()
+        problems = form.problems()
+        if problems:
+            names = ", ".join(f"{row.field.label} ({why})" for row, why in problems)
+            form.say(f"Fix these before the preview: {names}.")
+            problems[0][0].input.focus()
+            return
+        form.say("")
+        from .preview import PreviewScreen  # Rich's syntax highlighting loads only when used
+
+        self.app.push_screen(PreviewScreen(self.session), self.preview_closed)
+
+    def preview_closed(self, outcome: str | None) -> None:
+        form = self.query_one(FilesForm)
+        form.reload()
+        if outcome:
+            form.say(f"{by_name(FILES).title}: {outcome}.")
+        self.refresh_states()
+
+    def confirm_pending(self) -> None:
+        self.query_one(FilesForm).confirm_pending()

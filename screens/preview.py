@@ -1,0 +1,233 @@
+"""The files step's preview: each file's diff (secrets masked), hand-edited values, then writing.
+
+Planning and writing run in thread workers that only post messages; the handlers here own every
+widget change. One worker at a time: a decision made while planning asks for one more plan.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import ClassVar
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, RadioSet, Static
+
+from wizard.engine import Session
+from wizard.steps import Plan, StepError, by_name
+
+from .confirm import ConfirmDialog
+from .conflicts import ConflictChoice
+
+STEP = "files"
+
+
+class Planned(Message):
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+
+class Written(Message):
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+
+class Failed(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+class PreviewScreen(Screen[str | None]):
+    """Dismisses with what happened ("wrote 6 files", "no changes"), or None when left."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "write", "Write"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.plan: Plan | None = None
+        self.busy = False
+        self.replan = False
+        self.conflicts_shown = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text(f"Preview · {by_name(STEP).title}", style="bold"), id="preview-heading")
+        yield Static(id="preview-status")
+        with VerticalScroll(id="preview-body"):
+            yield Vertical(id="conflicts")
+            yield Vertical(id="diffs")
+        with Horizontal(id="preview-buttons"):
+            yield Button("Write  ctrl+s", id="write", variant="primary", compact=True)
+            yield Button("Back  esc", id="back", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.start_plan()
+
+    def say(self, message: str, error: bool = False) -> None:
+        status = self.query_one("#preview-status", Static)
+        status.update(Text(message))
+        status.set_class(error, "-error")
+
+    # --- workers (no widget is touched from these threads) ----------------------------
+
+    def explain(self, exc: Exception) -> str:
+        if isinstance(exc, StepError | ValueError | OSError):
+            return self.session.redact(str(exc))
+        self.session.log.write(traceback.format_exc())
+        return (
+            f"internal error ({type(exc).__name__}); this is a bug in analytics-wizard — "
+            "the details are in .wizard/logs/"
+        )
+
+    @work(thread=True, exit_on_error=False, group="files")
+    def run_plan(self, decisions: dict[str, str]) -> None:
+        try:
+            plan = self.session.plan(STEP, decisions)
+        except Exception as exc:
+            self.post_message(Failed(self.explain(exc)))
+        else:
+            self.post_message(Planned(plan))
+
+    @work(thread=True, exit_on_error=False, group="files")
+    def run_apply(self, plan: Plan) -> None:
+        try:
+            self.session.apply(plan)
+        except Exception as exc:
+            self.post_message(Failed(self.explain(exc)))
+        else:
+            self.post_message(Written(len(plan.pending)))
+
+    # --- planning ---------------------------------------------------------------------
+
+    def decisions(self) -> dict[str, str]:
+        return {
+            choice.conflict.id: choice.decision
+            for choice in self.query(ConflictChoice)
+            if choice.decision is not None
+        }
+
+    def start_plan(self) -> None:
+        if self.busy:
+            self.replan = True
+            return
+        self.busy = True
+        self.plan = None
+        self.say("Planning…")
+        self.run_plan(self.decisions())
+
+    @on(RadioSet.Changed)
+    def decided(self) -> None:
+        self.start_plan()
+
+    def worker_done(self) -> bool:
+        """True when a decision changed meanwhile and another plan was started for it."""
+        self.busy = False
+        if self.replan:
+            self.replan = False
+            self.start_plan()
+            return True
+        return False
+
+    @on(Planned)
+    async def planned(self, message: Planned) -> None:
+        if self.worker_done():
+            return
+        plan = self.plan = message.plan
+        if not self.conflicts_shown and plan.conflicts:
+            # The first plan lists every hand-edited value; later plans carry the decisions.
+            self.conflicts_shown = True
+            conflicts = self.query_one("#conflicts", Vertical)
+            await conflicts.mount(
+                Static(Text("Values changed by hand", style="bold"), classes="section"),
+                *(ConflictChoice(c, self.session.redact) for c in plan.conflicts),
+            )
+        await self.show_diffs(plan)
+        self.say(self.summary(plan))
+
+    def summary(self, plan: Plan) -> str:
+        lines = []
+        if plan.conflicts:
+            lines.append(
+                f"{count(len(plan.conflicts), 'value')} in the files changed by hand: choose "
+                "keep or overwrite for each."
+            )
+        if plan.pending:
+            lines.append(f"{count(len(plan.pending), 'file')} will be written.")
+        elif not plan.conflicts:
+            lines.append("No changes: the files already say what the answers say.")
+        lines.extend(self.session.redact(note) for note in plan.notes)
+        return "\n".join(lines)
+
+    async def show_diffs(self, plan: Plan) -> None:
+        diffs = self.query_one("#diffs", Vertical)
+        await diffs.remove_children()
+        widgets: list[Static] = []
+        for change in plan.pending:
+            widgets.append(Static(Text(change.path, style="bold"), classes="section"))
+            diff = change.diff(self.session.redact)
+            widgets.append(
+                Static(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True), classes="diff")
+            )
+        await diffs.mount_all(widgets)
+
+    # --- writing ----------------------------------------------------------------------
+
+    @on(Button.Pressed, "#write")
+    def action_write(self) -> None:
+        if self.busy or self.plan is None:
+            self.say("Wait for the preview to finish, or fix what it reports.")
+            return
+        if self.plan.conflicts:
+            keys = ", ".join(c.key for c in self.plan.conflicts)
+            self.say(f"Choose keep or overwrite first for: {keys}.", error=True)
+            return
+        pending = len(self.plan.pending)
+        question = (
+            f"Write {count(pending, 'file')} in the secure repo {self.session.repo.name}?"
+            if pending
+            else "The files already match. Record the files step as done?"
+        )
+        self.app.push_screen(ConfirmDialog(question, yes="Write"), self.confirmed)
+
+    def confirmed(self, yes: bool | None) -> None:
+        if yes and self.plan is not None and not self.busy:
+            self.busy = True
+            self.say("Writing…")
+            self.run_apply(self.plan)
+
+    @on(Written)
+    def written(self, message: Written) -> None:
+        self.busy = self.replan = False
+        self.dismiss(f"wrote {count(message.count, 'file')}" if message.count else "no changes")
+
+    @on(Failed)
+    def failed(self, message: Failed) -> None:
+        if self.worker_done():
+            return
+        self.plan = None
+        self.say(message.reason, error=True)
+
+    @on(Button.Pressed, "#back")
+    def action_back(self) -> None:
+        if self.busy:
+            self.say("Still working; one moment.")
+            return
+        self.dismiss(None)

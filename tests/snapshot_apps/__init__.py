@@ -1,0 +1,1 @@
+"""Fixed secure repos and app factories for the TUI tests and their snapshots."""

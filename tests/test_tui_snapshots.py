@@ -1,0 +1,91 @@
+"""What each screen looks like at 80x24, compared with the approved SVGs in __snapshots__/.
+
+Repos are built from fixed answers (every secret supplied), so nothing shown depends on the time,
+the temporary directory or a random value. Update with ``pytest --snapshot-update`` and review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from snapshot_apps.repos import (
+    fixed_answers,
+    form_ready,
+    hand_edit,
+    make_repo,
+    open_app,
+    settle,
+    steady_cursor,
+)
+from textual.pilot import Pilot
+
+from screens.app import WizardApp
+from screens.field_row import input_id
+
+
+@pytest.fixture
+def wizard() -> Iterator[Callable[[Path], WizardApp]]:
+    apps: list[WizardApp] = []
+
+    def start(repo: Path) -> WizardApp:
+        apps.append(open_app(repo))
+        return apps[-1]
+
+    yield start
+    for app in apps:
+        app.session.close()
+
+
+def keys(*pressed: str) -> Callable[[Pilot[None]], object]:
+    """Press ``pressed`` once the first states are shown, then wait for every worker."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await form_ready(pilot)
+        steady_cursor(pilot.app)
+        await pilot.press(*pressed)
+        await settle(pilot)
+
+    return run_before
+
+
+class TestMainScreen:
+    def test_files_step_done(self, snap_compare, wizard, repo: Path) -> None:
+        """Sidebar states from the ledger; the files form holds the saved answers."""
+        make_repo(repo, fixed_answers(), files_done=True)
+        assert snap_compare(wizard(repo), run_before=keys())
+
+    def test_unavailable_step(self, snap_compare, wizard, repo: Path) -> None:
+        """The first step selected from the keyboard: its summary, plainly not available."""
+        make_repo(repo, fixed_answers(), files_done=True)
+        assert snap_compare(wizard(repo), run_before=keys("f2", "home"))
+
+
+class TestForm:
+    def test_validation_error(self, snap_compare, wizard, repo: Path) -> None:
+        """The field says what is allowed; the preview is refused with the field named."""
+        make_repo(repo, fixed_answers(), files_done=True)
+
+        async def run_before(pilot: Pilot[None]) -> None:
+            await form_ready(pilot)
+            steady_cursor(pilot.app)
+            await pilot.click(f"#{input_id('client.name')}")
+            await pilot.press("end", "space", *"Corp")
+            await keys("tab", "ctrl+p")(pilot)
+
+        assert snap_compare(wizard(repo), run_before=run_before)
+
+
+class TestPreview:
+    def test_diff_of_new_files(self, snap_compare, wizard, repo: Path) -> None:
+        """Six new files; the first diff at the top, secrets masked."""
+        make_repo(repo, fixed_answers())
+        assert snap_compare(wizard(repo), run_before=keys("ctrl+p"))
+
+    def test_conflicts(self, snap_compare, wizard, repo: Path) -> None:
+        """Two values edited by hand, one of them a secret shown masked, each with a choice."""
+        make_repo(repo, fixed_answers(), files_done=True)
+        hand_edit(repo, "EDXAPP_CONTACT_EMAIL", "admin@acme.test")
+        hand_edit(repo, "COMMON_MYSQL_MIGRATE_PASS", "Hand-typed-S3cret-4411")
+        assert snap_compare(wizard(repo), run_before=keys("ctrl+p"))

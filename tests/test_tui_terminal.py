@@ -1,0 +1,98 @@
+"""The wizard in a real terminal: tmux runs ``python -m wizard`` in an 80x24 pane.
+
+What Pilot cannot show: the launcher, a real pty, TERM values seen on director hosts, and the
+process exiting cleanly on ctrl+q. Each test has its own tmux server (private socket).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from snapshot_apps.repos import fixed_answers, make_repo
+
+from wizard import yamlio
+from wizard.engine import Session
+
+TMUX = shutil.which("tmux") or "/usr/bin/tmux"
+pytestmark = pytest.mark.skipif(not Path(TMUX).exists(), reason="tmux is not installed")
+
+Tmux = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    """tmux on a socket of this test's own, with no status line: the pane is the full 80x24."""
+    config = tmp_path / "tmux.conf"
+    config.write_text("set -g status off\nset -g remain-on-exit on\n")
+    socket = f"wizard-test-{uuid.uuid4().hex[:12]}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [TMUX, "-u", "-L", socket, "-f", str(config), *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    yield run
+    run("kill-server")
+
+
+def screen(tmux: Tmux) -> str:
+    return tmux("capture-pane", "-p", "-t", "wizard").stdout
+
+
+def pane(tmux: Tmux, field: str) -> str:
+    return tmux("display-message", "-p", "-t", "wizard", f"#{{{field}}}").stdout.strip()
+
+
+def wait_until(check: Callable[[], bool], what: str, tmux: Tmux, tries: int = 300) -> None:
+    """Poll (bounded) until ``check`` holds; on failure show the screen as it was."""
+    for _ in range(tries):
+        if check():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{what} did not happen; the pane shows:\n{screen(tmux)}")
+
+
+@pytest.mark.parametrize("term", ["xterm-256color", "screen", "tmux-256color", "vt100"])
+def test_wizard_in_a_real_terminal(tmux: Tmux, repo: Path, term: str) -> None:
+    make_repo(repo, fixed_answers(client__name="globex"), files_done=True)
+    command = [sys.executable, "-m", "wizard", str(repo)]
+    env = [f"TERM={term}", f"PYTHONPATH={ROOT}", "LANG=C.UTF-8"]
+    started = tmux(
+        "new-session", "-d", "-s", "wizard", "-x", "80", "-y", "24", "env", *env, *command
+    )
+    assert started.returncode == 0, started.stderr
+    assert pane(tmux, "pane_width") == "80" and pane(tmux, "pane_height") == "24"
+
+    wait_until(lambda: "Client name" in screen(tmux), "the form", tmux)
+    wait_until(lambda: "done" in screen(tmux), "the step states", tmux)
+    shown = screen(tmux)
+    for title in ("Prerequisites", "Secure-repo files", "Verification", "not available", "Quit"):
+        assert title in shown
+
+    # Keyboard only: the client name field has focus (its help shows) with its text selected,
+    # so typing replaces it. Each burst waits for its effect: Textual runs a bound key (end,
+    # enter) once it has bubbled up to the app, so text sent right behind it can overtake it.
+    wait_until(lambda: "client.name" in screen(tmux), "focus on the first field", tmux)
+    tmux("send-keys", "-t", "wizard", "-l", "initech")
+    wait_until(lambda: "initech" in screen(tmux), "the typed name", tmux)
+    tmux("send-keys", "-t", "wizard", "Enter")
+    wait_until(lambda: "stale" in screen(tmux), "the step turning stale", tmux)
+
+    tmux("send-keys", "-t", "wizard", "C-q")
+    wait_until(lambda: pane(tmux, "pane_dead") == "1", "the wizard exiting", tmux)
+    assert pane(tmux, "pane_dead_status") == "0"
+    assert "Traceback" not in screen(tmux)
+    saved = yamlio.load(repo / ".wizard" / "answers.yml")
+    assert saved["client"]["name"] == "initech"
+    Session.open(repo, write=True).close()  # the lock was released on the way out
