@@ -117,7 +117,7 @@ class Answers:
         internal: dict[str, Any] = {}
         for path in (answers_path, secrets_path):
             if path.exists():
-                data = yamlio.load(path)
+                data = yamlio.load_data(path)
                 # Validated like typed answers: a hand edit of these files cannot sneak a value
                 # past its validator.
                 flat = flatten(data, str(path), validate=True)

@@ -77,7 +77,7 @@ class Ledger:
     def load(cls, path: Path) -> Ledger:
         if not path.exists():
             return cls(path)
-        data = yamlio.load(path) or {}
+        data = yamlio.load_data(path) or {}
         version = data.get("schema_version", 1)
         if not isinstance(version, int) or version > SCHEMA_VERSION:
             raise LedgerError(

@@ -1,4 +1,5 @@
-"""YAML reading and writing with ruamel.yaml (round-trip, so comments and order survive)."""
+"""YAML with ruamel.yaml: round-trip for files people edit (comments and order survive), and a
+fast plain loader (libyaml through ruamel.yaml.clib when present) for the wizard's own state."""
 
 from __future__ import annotations
 
@@ -23,9 +24,19 @@ def _yaml() -> YAML:
 
 
 def loads(text: str, source: str = "<text>") -> Any:
-    """Parse YAML text; errors name ``source`` and the line."""
+    """Parse YAML text keeping comments and quoting; errors name ``source`` and the line."""
+    return _load(_yaml(), text, source)
+
+
+def load_data(path: Path) -> Any:
+    """Plain data from a YAML file (no comments kept): the ledger and the answers, read at
+    start-up, where the round-trip loader would cost a visible fraction of a second."""
+    return _load(YAML(typ="safe"), path.read_text(encoding="utf-8"), str(path))
+
+
+def _load(yaml: YAML, text: str, source: str) -> Any:
     try:
-        return _yaml().load(text)
+        return yaml.load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
