@@ -36,12 +36,17 @@ def is_repo(repo: Path) -> bool:
     return result.returncode == 0 and Path(result.stdout.strip()).resolve() == repo.resolve()
 
 
+def _complete_git_dir(git_dir: Path) -> bool:
+    """What ``git init`` leaves when it finishes; checked without starting git (start-up time)."""
+    return all((git_dir / name).exists() for name in ("HEAD", "config", "objects", "refs"))
+
+
 def init(repo: Path) -> None:
     """``git init`` a new secure repo and ignore the wizard's runtime files.
 
     The ignore file comes first so a run killed in between still has it; ``git init`` completes
     a ``.git`` an earlier, killed ``git init`` left half-made."""
-    if not available() or is_repo(repo):
+    if _complete_git_dir(repo / ".git") or not available() or is_repo(repo):
         return
     gitignore = repo / ".gitignore"
     if not gitignore.exists():
