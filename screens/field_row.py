@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static
 
-from wizard.fields import Field, FieldError
+from wizard.fields import Field, FieldError, tunnel_text
 
 
 def input_id(key: str) -> str:
@@ -26,6 +26,8 @@ def as_text(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
+    if isinstance(value, dict):  # the SSH tunnel, in its one-line form
+        return tunnel_text(value)
     return str(value)
 
 

@@ -1,4 +1,4 @@
-"""The files step's form: every answer it needs, grouped as in the answers file.
+"""A step's form: every answer the step needs, grouped as in the answers file.
 
 A value is checked as it is typed and saved (as confirmed) when the operator leaves the field or
 presses enter, so quitting at any point loses nothing that was typed and fits.
@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Static
 
 from wizard.engine import Session
 from wizard.fields import FIELDS, GROUP_TITLES, Field, FieldError
+from wizard.steps import by_name
 
 from .field_row import FieldRow, as_text
 
@@ -32,8 +33,11 @@ def grouped(keys: tuple[str, ...]) -> Iterator[tuple[str, list[Field]]]:
     yield from groups.items()
 
 
-class FilesForm(Vertical):
-    """Inputs for ``wizard.steps.files.INPUTS``, a message line and the focused field's help."""
+class StepForm(Vertical):
+    """Inputs for a step's ``INPUTS``, a message line and the focused field's help."""
+
+    STEP = ""
+    PREVIEW_LABEL = "Preview  ctrl+p"
 
     class AnswerSaved(Message):
         """An answer was confirmed and saved; step states may have changed."""
@@ -45,6 +49,10 @@ class FilesForm(Vertical):
     class Ready(Message):
         """The fields are on screen."""
 
+        def __init__(self, form: StepForm) -> None:
+            super().__init__()
+            self.form = form
+
     def __init__(self, session: Session, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.session = session
@@ -53,7 +61,7 @@ class FilesForm(Vertical):
         self.secrets_shown = False
 
     def compose(self) -> ComposeResult:
-        fields = VerticalScroll(id="files-fields")
+        fields = VerticalScroll(classes="form-fields")
         fields.can_focus = False  # tab goes straight to the fields; focus scrolls them in view
         yield fields
         yield Static(id="form-message")
@@ -64,19 +72,23 @@ class FilesForm(Vertical):
         self.call_after_refresh(self.mount_fields)
 
     async def mount_fields(self) -> None:
-        from wizard.steps.files import INPUTS  # its templates and parsers load after first paint
-
+        # The step's module (templates, parsers, drivers) loads after the first paint.
+        inputs = by_name(self.STEP).load().INPUTS
         widgets: list[Widget] = []
-        for group, fields in grouped(INPUTS):
+        for group, fields in grouped(inputs):
             widgets.append(Static(GROUP_TITLES.get(group, group), classes="group-title"))
             for f in fields:
                 text = as_text(self.session.answers.values.get(f.key))
                 self.saved[f.key] = text
                 row = self.rows[f.key] = FieldRow(f, text, self.placeholder(f))
                 widgets.append(row)
-        widgets.append(Button("Preview files  ctrl+p", id="preview-button", compact=True))
-        await self.query_one("#files-fields", VerticalScroll).mount_all(widgets)
-        self.post_message(self.Ready())
+        widgets.extend(self.actions())
+        await self.query_one(".form-fields", VerticalScroll).mount_all(widgets)
+        self.post_message(self.Ready(self))
+
+    def actions(self) -> list[Widget]:
+        """The buttons under the fields."""
+        return [Button(self.PREVIEW_LABEL, id="preview-button", compact=True)]
 
     # --- what the fields show ---------------------------------------------------------
 
@@ -188,3 +200,8 @@ class FilesForm(Vertical):
             if row.field.secret:
                 row.input.password = not self.secrets_shown
         return self.secrets_shown
+
+
+class FilesForm(StepForm):
+    STEP = "files"
+    PREVIEW_LABEL = "Preview files  ctrl+p"

@@ -17,11 +17,14 @@ from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Opti
 from wizard.engine import DONE, UNAVAILABLE, Session, StepStatus
 from wizard.steps import by_name
 
-from .files_form import FilesForm
+from .database_form import DatabaseForm
+from .files_form import FilesForm, StepForm
 from .sidebar import STATES, StepList
 from .summary import StepSummary
 
 FILES = "files"
+# Steps with a form of their own here; the others show their summary.
+FORMS: dict[str, type[StepForm]] = {"files": FilesForm, "database": DatabaseForm}
 
 
 class StatesChecked(Message):
@@ -35,6 +38,7 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+p", "preview", "Preview"),
         Binding("ctrl+t", "toggle_secrets", "Secrets"),
+        Binding("ctrl+e", "test_connection", "Test connection"),
         Binding("f2", "focus_steps", "Steps"),
     ]
 
@@ -52,7 +56,9 @@ class MainScreen(Screen[None]):
             with Vertical(id="step"):
                 yield Static(id="step-heading")
                 with ContentSwitcher(initial=FILES, id="step-view"):
-                    yield FilesForm(self.session, id=FILES)
+                    for name, form in FORMS.items():
+                        if by_name(name).available:
+                            yield form(self.session, id=name)
                     yield StepSummary(id="summary")
         yield Footer()
 
@@ -62,10 +68,19 @@ class MainScreen(Screen[None]):
         self.show_step(FILES)
         self.refresh_states()
 
-    @on(FilesForm.Ready)
-    def form_ready(self) -> None:
-        if self.focused is None:
-            self.query_one(FilesForm).query_one(Input).focus()
+    @on(StepForm.Ready)
+    def form_ready(self, event: StepForm.Ready) -> None:
+        if self.focused is None and event.form is self.form:
+            self.form.query_one(Input).focus()
+
+    @property
+    def form(self) -> StepForm:
+        """The selected step's form (the files form while another step is shown)."""
+        name = self.selected if self.has_form(self.selected) else FILES
+        return self.query_one(f"#{name}", StepForm)
+
+    def has_form(self, name: str) -> bool:
+        return name in FORMS and by_name(name).available
 
     # --- steps ------------------------------------------------------------------------
 
@@ -116,8 +131,8 @@ class MainScreen(Screen[None]):
         step = by_name(name)
         self.selected = name
         switcher = self.query_one(ContentSwitcher)
-        if name == FILES:
-            switcher.current = FILES
+        if self.has_form(name):
+            switcher.current = name
         else:
             self.query_one(StepSummary).show(step)
             switcher.current = "summary"
@@ -131,10 +146,12 @@ class MainScreen(Screen[None]):
 
     @on(OptionList.OptionSelected, "#steps")
     def step_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id == FILES:
-            self.query_one(FilesForm).query_one(Input).focus()
+        if event.option.id is not None and self.has_form(event.option.id):
+            inputs = self.form.query(Input)
+            if inputs:
+                inputs.first().focus()
 
-    @on(FilesForm.AnswerSaved)
+    @on(StepForm.AnswerSaved)
     def answer_saved(self) -> None:
         self.refresh_states()
 
@@ -142,21 +159,26 @@ class MainScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("preview", "toggle_secrets"):
-            return self.selected == FILES
+            return self.has_form(self.selected)
+        if action == "test_connection":
+            return self.selected == "database" and self.has_form("database")
         return True
 
     def action_focus_steps(self) -> None:
         self.query_one(StepList).focus()
 
+    def action_test_connection(self) -> None:
+        form = self.form
+        if isinstance(form, DatabaseForm):
+            form.test_connection()
+
     def action_toggle_secrets(self) -> None:
-        shown = self.query_one(FilesForm).toggle_secrets()
-        self.query_one(FilesForm).say(
-            "Secrets are shown; ctrl+t hides them." if shown else "Secrets are hidden."
-        )
+        shown = self.form.toggle_secrets()
+        self.form.say("Secrets are shown; ctrl+t hides them." if shown else "Secrets are hidden.")
 
     @on(Button.Pressed, "#preview-button")
     def action_preview(self) -> None:
-        form = self.query_one(FilesForm)
+        form = self.form
         form.confirm_pending()
         problems = form.problems()
         if problems:
@@ -167,14 +189,18 @@ class MainScreen(Screen[None]):
         form.say("")
         from .preview import PreviewScreen  # Rich's syntax highlighting loads only when used
 
-        self.app.push_screen(PreviewScreen(self.session), self.preview_closed)
+        step = form.STEP
+        self.app.push_screen(
+            PreviewScreen(self.session, step), lambda outcome: self.preview_closed(step, outcome)
+        )
 
-    def preview_closed(self, outcome: str | None) -> None:
-        form = self.query_one(FilesForm)
+    def preview_closed(self, step: str, outcome: str | None) -> None:
+        form = self.query_one(f"#{step}", StepForm)
         form.reload()
         if outcome:
-            form.say(f"{by_name(FILES).title}: {outcome}.")
+            form.say(f"{by_name(step).title}: {outcome}.")
         self.refresh_states()
 
     def confirm_pending(self) -> None:
-        self.query_one(FilesForm).confirm_pending()
+        for form in self.query(StepForm):
+            form.confirm_pending()

@@ -1,4 +1,5 @@
-"""The files step's preview: each file's diff (secrets masked), hand-edited values, then writing.
+"""A step's preview: each file's diff and each SQL statement (secrets masked), hand-edited
+values, then carrying it out with live progress.
 
 Planning and writing run in thread workers that only post messages; the handlers here own every
 widget change. One worker at a time: a decision made while planning asks for one more plan.
@@ -25,8 +26,6 @@ from wizard.steps import Plan, StepError, by_name
 from .confirm import ConfirmDialog
 from .conflicts import ConflictChoice
 
-STEP = "files"
-
 
 class Planned(Message):
     def __init__(self, plan: Plan) -> None:
@@ -35,9 +34,21 @@ class Planned(Message):
 
 
 class Written(Message):
-    def __init__(self, count: int) -> None:
+    def __init__(self, outcome: str) -> None:
         super().__init__()
-        self.count = count
+        self.outcome = outcome
+
+
+class Progress(Message):
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
+class HostKeyAsked(Message):
+    def __init__(self, question: str, fingerprint: str) -> None:
+        super().__init__()
+        self.question, self.fingerprint = question, fingerprint
 
 
 class Failed(Message):
@@ -50,6 +61,16 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def outcome(plan: Plan) -> str:
+    """What carrying out ``plan`` did, in a few words."""
+    parts = []
+    if plan.pending:
+        parts.append(f"wrote {count(len(plan.pending), 'file')}")
+    if plan.statements:
+        parts.append(f"ran {count(len(plan.statements), 'SQL statement')} and verified the grants")
+    return ", ".join(parts) or "no changes"
+
+
 class PreviewScreen(Screen[str | None]):
     """Dismisses with what happened ("wrote 6 files", "no changes"), or None when left."""
 
@@ -58,9 +79,11 @@ class PreviewScreen(Screen[str | None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, step: str = "files") -> None:
         super().__init__()
         self.session = session
+        self.step = step
+        self.trusted: dict[str, str] = {}  # an SSH host key the operator accepted
         self.plan: Plan | None = None
         self.busy = False
         self.replan = False
@@ -68,13 +91,16 @@ class PreviewScreen(Screen[str | None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(Text(f"Preview · {by_name(STEP).title}", style="bold"), id="preview-heading")
+        title = by_name(self.step).title
+        yield Static(Text(f"Preview · {title}", style="bold"), id="preview-heading")
         yield Static(id="preview-status")
         with VerticalScroll(id="preview-body"):
             yield Vertical(id="conflicts")
             yield Vertical(id="diffs")
+            yield Static(id="progress", markup=False)
         with Horizontal(id="preview-buttons"):
-            yield Button("Write  ctrl+s", id="write", variant="primary", compact=True)
+            label = "Write  ctrl+s" if self.step == "files" else "Run  ctrl+s"
+            yield Button(label, id="write", variant="primary", compact=True)
             yield Button("Back  esc", id="back", compact=True)
         yield Footer()
 
@@ -97,32 +123,42 @@ class PreviewScreen(Screen[str | None]):
             "the details are in .wizard/logs/"
         )
 
-    @work(thread=True, exit_on_error=False, group="files")
+    @work(thread=True, exit_on_error=False, group="preview")
     def run_plan(self, decisions: dict[str, str]) -> None:
+        from wizard import ssh
+
         try:
-            plan = self.session.plan(STEP, decisions)
+            plan = self.session.plan(self.step, decisions)
+        except ssh.HostKeyUnknown as exc:
+            self.post_message(HostKeyAsked(self.session.redact(str(exc)), exc.fingerprint))
         except Exception as exc:
             self.post_message(Failed(self.explain(exc)))
         else:
             self.post_message(Planned(plan))
 
-    @work(thread=True, exit_on_error=False, group="files")
+    @work(thread=True, exit_on_error=False, group="preview")
     def run_apply(self, plan: Plan) -> None:
+        # Each statement's line (masked by the step) arrives while it runs.
+        def progress(line: str) -> None:
+            self.post_message(Progress(self.session.redact(line)))
+
+        plan.progress = progress
         try:
             self.session.apply(plan)
         except Exception as exc:
             self.post_message(Failed(self.explain(exc)))
         else:
-            self.post_message(Written(len(plan.pending)))
+            self.post_message(Written(outcome(plan)))
 
     # --- planning ---------------------------------------------------------------------
 
     def decisions(self) -> dict[str, str]:
-        return {
+        chosen = {
             choice.conflict.id: choice.decision
             for choice in self.query(ConflictChoice)
             if choice.decision is not None
         }
+        return {**self.trusted, **chosen}
 
     def start_plan(self) -> None:
         if self.busy:
@@ -171,8 +207,10 @@ class PreviewScreen(Screen[str | None]):
             )
         if plan.pending:
             lines.append(f"{count(len(plan.pending), 'file')} will be written.")
-        elif not plan.conflicts:
-            lines.append("No changes: the files already say what the answers say.")
+        if plan.statements:
+            lines.append(f"{count(len(plan.statements), 'SQL statement')} will run.")
+        if not (plan.pending or plan.statements or plan.conflicts):
+            lines.append("No changes: everything already matches the answers.")
         lines.extend(self.session.redact(note) for note in plan.notes)
         return "\n".join(lines)
 
@@ -186,6 +224,12 @@ class PreviewScreen(Screen[str | None]):
             widgets.append(
                 Static(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True), classes="diff")
             )
+        target = None
+        for statement in plan.statements:  # ``shown`` has every password masked
+            if statement.target != target:
+                target = statement.target
+                widgets.append(Static(Text(f"on {target}", style="bold"), classes="section"))
+            widgets.append(Static(Text(self.session.redact(statement.shown)), classes="statement"))
         await diffs.mount_all(widgets)
 
     # --- writing ----------------------------------------------------------------------
@@ -199,24 +243,51 @@ class PreviewScreen(Screen[str | None]):
             keys = ", ".join(c.key for c in self.plan.conflicts)
             self.say(f"Choose keep or overwrite first for: {keys}.", error=True)
             return
-        pending = len(self.plan.pending)
-        question = (
-            f"Write {count(pending, 'file')} in the secure repo {self.session.repo.name}?"
-            if pending
-            else "The files already match. Record the files step as done?"
-        )
-        self.app.push_screen(ConfirmDialog(question, yes="Write"), self.confirmed)
+        pending, statements = len(self.plan.pending), len(self.plan.statements)
+        title = by_name(self.step).title
+        if statements:
+            targets = ", ".join(dict.fromkeys(s.target for s in self.plan.statements))
+            question = f"Run {count(statements, 'SQL statement')} on {targets}?"
+        elif pending:
+            question = (
+                f"Write {count(pending, 'file')} in the secure repo {self.session.repo.name}?"
+            )
+        else:
+            question = f"Everything already matches. Record the {title} step as done?"
+        yes = "Write" if self.step == "files" else "Run"
+        self.app.push_screen(ConfirmDialog(question, yes=yes), self.confirmed)
 
     def confirmed(self, yes: bool | None) -> None:
         if yes and self.plan is not None and not self.busy:
             self.busy = True
-            self.say("Writing…")
+            self.say("Working…")
             self.run_apply(self.plan)
+
+    @on(Progress)
+    def progressed(self, message: Progress) -> None:
+        self.say(message.line)
+        shown = self.query_one("#progress", Static)
+        shown.update(f"{shown.content}\n{message.line}".strip("\n"))
+
+    @on(HostKeyAsked)
+    def host_key_asked(self, message: HostKeyAsked) -> None:
+        self.busy = self.replan = False
+        self.say(message.question, error=True)
+        question = f"{message.question}\n\nTrust this host key ({message.fingerprint})?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                from wizard.steps.database import HOST_KEY
+
+                self.trusted[HOST_KEY] = message.fingerprint
+                self.start_plan()
+
+        self.app.push_screen(ConfirmDialog(question, yes="Trust"), answered)
 
     @on(Written)
     def written(self, message: Written) -> None:
         self.busy = self.replan = False
-        self.dismiss(f"wrote {count(message.count, 'file')}" if message.count else "no changes")
+        self.dismiss(message.outcome)
 
     @on(Failed)
     def failed(self, message: Failed) -> None:

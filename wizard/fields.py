@@ -236,8 +236,14 @@ def boolean(value: Any) -> bool:
     raise FieldError("yes or no")
 
 
+TUNNEL_TEXT = "user@host:port key=PATH known_hosts=PATH (only host is needed)"
+
+
 def tunnel(value: Any) -> dict[str, Any]:
-    """An SSH host that reaches the database: {host, port, user, key_file, known_hosts}."""
+    """An SSH host that reaches the database: {host, port, user, key_file, known_hosts}, or
+    the same typed on one line as ``user@host:port key=PATH known_hosts=PATH``."""
+    if isinstance(value, str):
+        value = _tunnel_from_text(value)
     if not isinstance(value, Mapping):
         raise FieldError("a mapping with host, port, user, key_file and known_hosts")
     unknown = set(value) - {"host", "port", "user", "key_file", "known_hosts"}
@@ -254,6 +260,35 @@ def tunnel(value: Any) -> dict[str, Any]:
         "key_file": text(value.get("key_file", "~/.ssh/id_rsa")),
         "known_hosts": text(value.get("known_hosts", "~/.ssh/known_hosts")),
     }
+
+
+def _tunnel_from_text(line: str) -> dict[str, Any]:
+    words = line.split()
+    if not words:
+        raise FieldError(TUNNEL_TEXT)
+    found: dict[str, Any] = {}
+    target = words[0]
+    if "=" in target:
+        raise FieldError(f"start with the host: {TUNNEL_TEXT}")
+    if "@" in target:
+        found["user"], target = target.rsplit("@", 1)
+    if ":" in target:
+        target, found["port"] = target.rsplit(":", 1)
+    found["host"] = target
+    for word in words[1:]:
+        name, sep, path = word.partition("=")
+        if not sep or name not in ("key", "known_hosts") or not path:
+            raise FieldError(f"unexpected {word!r}: {TUNNEL_TEXT}")
+        found["key_file" if name == "key" else "known_hosts"] = path
+    return found
+
+
+def tunnel_text(value: Mapping[str, Any]) -> str:
+    """A tunnel answer as typed on one line (the inverse of the one-line form)."""
+    return (
+        f"{value['user']}@{value['host']}:{value['port']} key={value['key_file']} "
+        f"known_hosts={value['known_hosts']}"
+    )
 
 
 # --- derivations --------------------------------------------------------------------------
@@ -283,6 +318,11 @@ def _client_env(r: Resolver) -> str | None:
 def _tracking_logs_bucket(r: Resolver) -> str | None:
     client = r.get("client.name")
     return f"{client}-tracking-logs" if client else None
+
+
+def _lms_url(r: Resolver) -> str | None:
+    host = r.get("edxapp.lms_host")
+    return f"{r.get('edxapp.scheme') or 'https'}://{host}" if host else None
 
 
 def _cluster_name(r: Resolver) -> str | None:
@@ -450,6 +490,20 @@ FIELDS: tuple[Field, ...] = (
         boolean,
         default=False,
         kind="bool",
+    ),
+    F(
+        "edxapp.lms_config_file",
+        "LMS config file",
+        "A copy of the LMS's lms.yml (or lms.env.json) to read ENABLE_OAUTH2_PROVIDER from.",
+        relative_or_home_path,
+        required=False,
+    ),
+    F(
+        "edxapp.lms_url",
+        "LMS URL",
+        "Where the prerequisites check reaches the LMS; default: scheme://LMS host.",
+        url,
+        derive=_lms_url,
     ),
     # terraform
     F(
@@ -634,8 +688,8 @@ FIELDS: tuple[Field, ...] = (
     F(
         "database.tunnel",
         "DB tunnel",
-        "An SSH host that reaches the DB: {host, port, user, "
-        "key_file, known_hosts}; empty to connect directly.",
+        "An SSH host that reaches the DB (the director or an analytics instance), as "
+        "user@host:port key=PATH known_hosts=PATH; empty to connect directly.",
         tunnel,
         kind="mapping",
         required=False,
