@@ -29,7 +29,7 @@ class DatabaseForm(StepForm):
     def actions(self) -> list[Widget]:
         return [
             *super().actions(),
-            Button("Test connection  ctrl+e", id="test-connection", compact=True),
+            Button("Test connection  f5", id="test-connection", compact=True),
         ]
 
     @on(Button.Pressed, "#test-connection")

@@ -38,7 +38,7 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+p", "preview", "Preview"),
         Binding("ctrl+t", "toggle_secrets", "Secrets"),
-        Binding("ctrl+e", "test_connection", "Test connection"),
+        Binding("f5", "test_connection", "Test connection"),
         Binding("f2", "focus_steps", "Steps"),
     ]
 

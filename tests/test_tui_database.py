@@ -1,0 +1,145 @@
+"""The database step in the TUI, against a real MariaDB: test the connection, preview the SQL
+with passwords masked, run it with live progress, and find the users in place afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import services
+from snapshot_apps.repos import fixed_answers, form_ready, make_repo, open_app, settle
+from textual.pilot import Pilot
+from textual.widgets import OptionList, Static
+
+from screens.database_form import DatabaseForm
+from screens.main import MainScreen
+from screens.preview import PreviewScreen
+from wizard import engine, headless, steps
+
+ANALYTICS_PW = "Tui'db\"pw#%{{x}}ü-1"
+
+
+@pytest.fixture(scope="module")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.MariaDB]:
+    yield from services.mariadb_service(tmp_path_factory.mktemp("tui-mariadb"))
+
+
+@pytest.fixture(autouse=True)
+def registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database step as registered in STEPS (a no-op once it is registered there)."""
+    if steps.by_name("database").available:
+        return
+    patched = tuple(
+        dataclasses.replace(s, module="wizard.steps.database") if s.name == "database" else s
+        for s in steps.STEPS
+    )
+    for module in (steps, engine, headless):
+        monkeypatch.setattr(module, "STEPS", patched)
+
+
+def db_repo(path: Path, server: services.MariaDB) -> Path:
+    answers = fixed_answers(
+        database__host=services.LOOPBACK,
+        database__port=server.port,
+        database__admin_user=server.admin_user,
+        database__admin_password=server.admin_password,
+        database__analytics_password=ANALYTICS_PW,
+        edxapp__db_host=services.LOOPBACK,
+        edxapp__db_port=server.port,
+        edxapp__admin_user=server.admin_user,
+        edxapp__admin_password=server.admin_password,
+    )
+    return make_repo(path, answers)
+
+
+def screen_text(pilot: Pilot[None]) -> str:
+    return "\n".join(str(w.render()) for w in pilot.app.screen.query(Static))
+
+
+async def show_database(pilot: Pilot[None]) -> DatabaseForm:
+    steps_list = pilot.app.screen.query_one("#steps", OptionList)
+    steps_list.focus()
+    steps_list.highlighted = steps_list.get_option_index("database")
+    await pilot.pause()
+    await pilot.press("enter")
+    form = pilot.app.screen.query_one(DatabaseForm)
+    for _ in range(100):  # its fields mount after it is first shown
+        if form.rows and form.display:
+            break
+        await pilot.pause()
+    assert form.rows, "the database form never showed its fields"
+    return form
+
+
+def test_connection_test_preview_and_run_create_the_users(
+    mariadb: services.MariaDB, tmp_path: Path
+) -> None:
+    mariadb.reset()
+    repo = db_repo(tmp_path / "secure", mariadb)
+    app = open_app(repo)
+    seen: dict[str, str] = {}
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await form_ready(pilot)
+            await settle(pilot)
+            form = await show_database(pilot)
+            await pilot.press("f5")  # test connection
+            await settle(pilot)
+            seen["test"] = str(form.query_one("#form-message", Static).render())
+            await pilot.press("ctrl+p")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, PreviewScreen)
+            seen["preview"] = screen_text(pilot)
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            await pilot.press("y")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, MainScreen)
+            seen["after"] = str(form.query_one("#form-message", Static).render())
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.session.close()
+
+    assert "logged in as" in seen["test"], seen["test"]
+    assert "CREATE DATABASE IF NOT EXISTS `analytics-api`" in seen["preview"]
+    assert "CREATE USER" in seen["preview"] and "GRANT ALL PRIVILEGES" in seen["preview"]
+    assert ANALYTICS_PW not in seen["preview"] and "****" in seen["preview"]
+    assert "ran 13 SQL statements and verified the grants" in seen["after"], seen["after"]
+    created = {row[0] for row in mariadb.sql("SELECT User FROM mysql.user")}
+    assert {"analytics", "edxapp001", "edxapp_ro"} <= created
+    schemas = {row[0] for row in mariadb.sql("SHOW DATABASES")}
+    assert {"dashboard", "analytics-api", "reports"} <= schemas
+    state = (repo / ".wizard" / "state.yml").read_text()
+    assert "database:" in state and ANALYTICS_PW not in state
+
+
+def test_a_server_that_is_down_is_one_sentence_in_the_form(
+    mariadb: services.MariaDB, tmp_path: Path
+) -> None:
+    repo = db_repo(tmp_path / "secure", mariadb)
+    mariadb.stop()
+    app = open_app(repo)
+    seen: dict[str, str] = {}
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await form_ready(pilot)
+            await settle(pilot)
+            form = await show_database(pilot)
+            await pilot.press("f5")
+            await settle(pilot)
+            seen["test"] = str(form.query_one("#form-message", Static).render())
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.session.close()
+        mariadb.start()
+    assert "Traceback" not in seen["test"]
+    assert "127.0.0.1" in seen["test"] and "cannot" in seen["test"].lower(), seen["test"]
