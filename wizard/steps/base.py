@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,8 @@ class Change:
         return self.old != self.new or self.old_mode != self.mode
 
     def diff(self, redact: Callable[[str], str] = lambda s: s) -> str:
+        import difflib  # only when a diff is shown, not at start-up
+
         # Diff first, mask after: a changed secret still shows as a changed (masked) line.
         before = (self.old or "").splitlines(keepends=True)
         after = self.new.splitlines(keepends=True)
@@ -70,6 +71,45 @@ class Statement:
     params: tuple[Any, ...] = field(default=(), repr=False)
 
 
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+
+@dataclass
+class Check:
+    """The result of one prerequisite check, by its stable id (see SPEC §4.1)."""
+
+    id: str
+    verdict: str  # PASS | WARN | FAIL
+    finding: str
+    fix: str = ""
+    overridden: bool = False  # the operator chose to go on despite a failure
+
+    @property
+    def blocking(self) -> bool:
+        return self.verdict == FAIL and not self.overridden
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "verdict": self.verdict,
+            "finding": self.finding,
+            "fix": self.fix,
+            "overridden": self.overridden,
+        }
+
+
+def checks_failure(checks: list[Check]) -> str | None:
+    """Why the checks stop the step (those failing and not overridden); None when none do."""
+    blocking = [c for c in checks if c.blocking]
+    if not blocking:
+        return None
+    listed = "; ".join(f"{c.id}: {c.finding}" for c in blocking)
+    return (
+        f"{len(blocking)} prerequisite check(s) failed — {listed}. Fix them (each check says "
+        "how) and run again, or override a check you have dealt with another way"
+    )
+
+
 @dataclass
 class Plan:
     step: str
@@ -79,6 +119,7 @@ class Plan:
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     statements: list[Statement] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     # Called with one line (masked) as each statement starts and finishes, for live progress.
     progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
