@@ -304,7 +304,10 @@ def test_tunnel_fills_defaults() -> None:
 @pytest.mark.parametrize(
     ("value", "hint"),
     [
-        ("bastion.example.com:22", "a mapping with host, port, user, key_file and known_hosts"),
+        (42, "a mapping with host, port, user, key_file and known_hosts"),
+        ("bastion.example.com:22 passphrase=x", "unexpected 'passphrase=x'"),
+        ("key=~/.ssh/k", "start with the host"),
+        ("ops@bastion.example.com:0", "whole number from 1 to 65535"),
         ({"host": "b.example.com", "password": "x"}, "allowed: host, port, user"),
         ({"port": 22}, "needs at least host"),
         ({"host": "b.example.com", "port": 0}, "whole number from 1 to 65535"),
@@ -314,6 +317,20 @@ def test_tunnel_fills_defaults() -> None:
 def test_tunnel_rejects(value: Any, hint: str) -> None:
     with pytest.raises(FieldError, match=hint):
         fields.tunnel(value)
+
+
+def test_tunnel_typed_on_one_line_round_trips() -> None:
+    typed = "ops@bastion.example.com:2222 key=~/.ssh/bastion.pem"
+    value = fields.tunnel(typed)
+    assert value == {
+        "host": "bastion.example.com",
+        "port": 2222,
+        "user": "ops",
+        "key_file": "~/.ssh/bastion.pem",
+        "known_hosts": "~/.ssh/known_hosts",
+    }
+    assert fields.tunnel(fields.tunnel_text(value)) == value
+    assert fields.tunnel("bastion.example.com")["user"] == "ubuntu"
 
 
 def test_clean_treats_empty_as_not_given() -> None:

@@ -14,8 +14,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.syntax import Syntax
-from rich.table import Table
 
 from . import cli, yamlio
 from .answers import AnswersError, flatten
@@ -24,6 +22,7 @@ from .ledger import LedgerError
 from .lock import LockedError
 from .redact import MASK
 from .steps import STEPS, Plan, StepError
+from .steps.base import checks_failure
 
 STATE_STYLE = {
     "done": "green",
@@ -99,7 +98,7 @@ def load_answers_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise AnswersError([f"{path}: no such file (see 'analytics-wizard answers-template')"])
     try:
-        data = yamlio.load(path)
+        data = yamlio.load_data(path)
     except yamlio.YamlFileError as exc:
         raise AnswersError([str(exc)]) from None
     return flatten(data, str(path), validate=True)
@@ -146,6 +145,7 @@ def run(
     dry_run: bool = False,
     force: bool = False,
     as_json: bool = False,
+    confirm_destroy: bool = False,
 ) -> int:
     results: list[dict[str, Any]] = []
     console = err_console()
@@ -157,7 +157,9 @@ def run(
         with Session.open(repo, write=not dry_run, command="run") as session:
             session.merge_answers(flat, str(answers_file))
             check_required(session, only)
-            code = _run_steps(session, only, dry_run, force, console, results)
+            code = _run_steps(
+                session, only, dry_run, force, console, results, confirm_destroy=confirm_destroy
+            )
             if session.log.path is not None:
                 console.print(f"[dim]log: {session.log.path}[/]")
             return code
@@ -183,7 +185,10 @@ def _run_steps(
     force: bool,
     console: Console,
     results: list[dict[str, Any]],
+    confirm_destroy: bool = False,
 ) -> int:
+    # --force overwrites hand-edited files; deleting cloud resources needs its own yes.
+    decisions = {"confirm": "destroy"} if confirm_destroy else {}
     selected = [step for step in STEPS if not only or step.name in only]
     for step in selected:
         if not step.available:
@@ -194,7 +199,7 @@ def _run_steps(
             continue
         with console.status(f"{step.title}: planning…"):
             try:
-                plan = session.plan(step.name, force=force)
+                plan = session.plan(step.name, decisions, force=force)
             except StepError as exc:
                 session.fail(step.name, str(exc))
                 results.append(_result(step.name, "failed", str(exc)))
@@ -202,11 +207,25 @@ def _run_steps(
                 return cli.EXIT_FAILED
         for note in plan.notes:
             console.print(f"  [dim]{escape(note)}[/]")
+        if plan.checks:
+            _print_checks(console, plan)
+            problem = checks_failure(plan.checks)
+            if problem:
+                if not dry_run:
+                    session.fail(step.name, problem)
+                results.append(_result(step.name, "failed", problem, plan=plan))
+                console.print(f"[red]✘ {step.title}:[/] {escape(session.redact(problem))}")
+                return cli.EXIT_FAILED
         if plan.conflicts:
             _print_conflicts(console, plan, session)
             results.append(
                 _result(step.name, "conflict", "hand-edited values need --force", plan=plan)
             )
+            return cli.EXIT_CONFLICT
+        if plan.confirm and not dry_run:
+            reason = "the plan destroys or replaces resources: re-run with --confirm-destroy"
+            results.append(_result(step.name, "confirm", reason, plan=plan))
+            console.print(f"[yellow]! {step.title}:[/] {escape(reason)}; nothing was changed")
             return cli.EXIT_CONFLICT
         if dry_run:
             _print_diffs(console, plan, session)
@@ -214,6 +233,7 @@ def _run_steps(
             results.append(_result(step.name, "planned", reason, plan=plan))
             console.print(f"[cyan]• {step.title}:[/] {reason} (dry run)")
             continue
+        plan.progress = lambda line: console.print(f"  {escape(session.redact(line))}")
         with console.status(f"{step.title}: writing…"):
             session.apply(plan)
         reason = _summary(plan, "wrote", "ran") or "no changes"
@@ -225,6 +245,7 @@ def _run_steps(
 def _result(name: str, state: str, reason: str, plan: Plan | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"name": name, "state": state, "reason": reason, "checks": []}
     if plan is not None:
+        result["checks"] = [c.to_json() for c in plan.checks]
         result["changes"] = [c.path for c in plan.pending]
         result["conflicts"] = [{"file": c.path, "key": c.key} for c in plan.conflicts]
     return result
@@ -239,7 +260,30 @@ def _summary(plan: Plan, wrote: str, ran: str) -> str:
     return ", ".join(parts)
 
 
+VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
+
+
+def _print_checks(console: Console, plan: Plan) -> None:
+    from rich.table import Table
+
+    table = Table(title="Checks", title_justify="left", show_header=True, header_style="bold")
+    table.add_column("check")
+    table.add_column("verdict")
+    table.add_column("finding / fix")
+    for c in plan.checks:
+        verdict = f"[{VERDICT_STYLE.get(c.verdict, '')}]{c.verdict}[/]"
+        if c.overridden:
+            verdict += " (overridden)"
+        text = escape(c.finding) + (
+            f"\n[dim]fix: {escape(c.fix)}[/]" if c.fix and c.verdict != "pass" else ""
+        )
+        table.add_row(c.id, verdict, text)
+    console.print(table)
+
+
 def _print_diffs(console: Console, plan: Plan, session: Session) -> None:
+    from rich.syntax import Syntax  # loads Pygments: only when there is a diff to show
+
     for change in plan.pending:
         diff = change.diff(session.redact)
         if diff:
@@ -253,6 +297,8 @@ def _print_diffs(console: Console, plan: Plan, session: Session) -> None:
 
 
 def _print_conflicts(console: Console, plan: Plan, session: Session) -> None:
+    from rich.table import Table
+
     table = Table(title="Values changed by hand", title_justify="left")
     table.add_column("file")
     table.add_column("key")
@@ -294,6 +340,8 @@ def status(repo: Path, *, as_json: bool = False) -> int:
 
 
 def _print_status(statuses: list[StepStatus]) -> None:
+    from rich.table import Table
+
     table = Table(show_header=True, header_style="bold")
     table.add_column("step")
     table.add_column("state")

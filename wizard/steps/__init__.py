@@ -11,11 +11,12 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-from .base import Change, Conflict, Plan, Statement, StepError
+from .base import Change, Check, Conflict, Plan, Statement, StepError
 
 __all__ = [
     "STEPS",
     "Change",
+    "Check",
     "Conflict",
     "Plan",
     "Statement",
@@ -47,7 +48,10 @@ STEPS: tuple[StepInfo, ...] = (
         "prereqs", "Prerequisites", "Checks AWS access, tracking logs, edxapp DB, tools, keys."
     ),
     StepInfo(
-        "terraform", "Terraform", "Creates the instances, RDS, Elasticsearch, buckets, roles."
+        "terraform",
+        "Terraform",
+        "Creates the instances, RDS, Elasticsearch, buckets, roles.",
+        "wizard.steps.terraform",
     ),
     StepInfo("database", "Database", "Creates the analytics databases, users and grants."),
     StepInfo(

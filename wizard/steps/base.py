@@ -120,6 +120,9 @@ class Plan:
     outputs: dict[str, Any] = field(default_factory=dict)
     statements: list[Statement] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    # A word the operator must type before this plan may be applied (e.g. "destroy" when
+    # terraform would delete resources); empty when nothing needs confirming.
+    confirm: str = ""
     # Called with one line (masked) as each statement starts and finishes, for live progress.
     progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 

@@ -1,0 +1,703 @@
+"""The ``prereqs`` step: everything the runbook assumes before anything is created.
+
+Each check has a stable id (SPEC §4.1) and answers pass / warn / fail with a short finding and
+the fix. They run at the same time in a thread pool, so the step takes as long as its slowest
+check. The plan carries the results; applying records them in the ledger and fails while a check
+fails, unless the operator overrode that check (decision ``override:<id>`` = ``yes``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import stat
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import mysql, yamlio
+from ..aws import Aws, AwsError, Target
+from ..fields import BY_KEY, FieldError
+from .base import FAIL, PASS, WARN, Check, Plan, StepError, checks_failure
+
+if TYPE_CHECKING:
+    from ..engine import Session
+
+NAME = "prereqs"
+OVERRIDE = "override:"  # decisions[f"override:{check id}"] = "yes"
+ADMIN_POLICY = ":iam::aws:policy/AdministratorAccess"  # any partition (aws, aws-cn, aws-us-gov)
+ADMIN_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+TRACKING_PREFIX = "logs/tracking/"
+TRACKING_LOG = re.compile(r"(?:^|/)tracking\.log-(\d{8})-(\d+)\.gz$")
+EMR_ROLES = ("EMR_DefaultRole", "EMR_EC2_DefaultRole")
+EMR_GROUPS = ("ElasticMapReduce-master", "ElasticMapReduce-slave")
+HTTP_TIMEOUT = 10
+TOOL_TIMEOUT = 30
+HOST_KEY = "ssh-host-key"  # the database step's decision for the tunnel host's fingerprint
+
+INPUTS: tuple[str, ...] = (
+    "aws.profile",
+    "aws.region",
+    "aws.endpoint_url",
+    "edxapp.tracking_logs_bucket",
+    "edxapp.db_host",
+    "edxapp.db_port",
+    "edxapp.admin_user",
+    "edxapp.admin_password",
+    "edxapp.lms_url",
+    "edxapp.lms_config_file",
+    "edxapp.oauth2_provider_confirmed",
+    "ansible.configuration_dir",
+    "ansible.private_key",
+    "director.key_file",
+    "database.tunnel",
+)
+
+
+class Missing(Exception):
+    """A check cannot run: an answer it needs is not given."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+class NotChecked(Exception):
+    """A check cannot run because another one failed first (e.g. the AWS credentials)."""
+
+
+# --- context shared by the checks of one run --------------------------------------------------
+
+
+class Context:
+    """The answers, the AWS session and the caller's identity, shared by the check threads."""
+
+    def __init__(self, session: Session, values: Mapping[str, Any], decisions: Mapping[str, str]):
+        self.session = session
+        self.values = values
+        self.decisions = decisions
+        self._lock = threading.Lock()
+        self._aws: Aws | None = None
+        self._identity: dict[str, Any] | AwsError | None = None
+
+    def need(self, key: str) -> Any:
+        value = self.values.get(key)
+        if value in (None, ""):
+            raise Missing(key)
+        return value
+
+    def path(self, key: str) -> Path:
+        """An answer that names a file: ``~`` expanded, relative to the secure repo."""
+        path = Path(str(self.need(key))).expanduser()
+        return path if path.is_absolute() else self.session.repo / path
+
+    def aws(self) -> Aws:
+        with self._lock:
+            if self._aws is None:
+                self.need("aws.region")
+                self._aws = Aws(Target.from_values(self.values))
+            return self._aws
+
+    def identity(self) -> dict[str, Any]:
+        """``sts get_caller_identity``, asked once per run (failures too)."""
+        aws = self.aws()
+        with self._lock:
+            if self._identity is None:
+                try:
+                    self._identity = aws.call("sts", "get_caller_identity")
+                except AwsError as exc:
+                    self._identity = exc
+            found = self._identity
+        if isinstance(found, AwsError):
+            raise found
+        return found
+
+    def aws_ready(self) -> Aws:
+        """The AWS session once the credentials work; else the check is not run."""
+        self.need("aws.profile")
+        try:
+            self.identity()
+        except AwsError:
+            raise NotChecked("the AWS credentials do not work (see aws.credentials)") from None
+        return self.aws()
+
+
+# --- the checks -------------------------------------------------------------------------------
+
+
+def check_credentials(ctx: Context) -> Check:
+    ctx.need("aws.profile")
+    who = ctx.identity()
+    return Check("aws.credentials", PASS, f"account {who['Account']} as {who['Arn']}")
+
+
+def _attached(aws: Aws, operation: str, **kwargs: Any) -> list[str]:
+    return [
+        str(policy["PolicyArn"])
+        for page in aws.pages("iam", operation, **kwargs)
+        for policy in page.get("AttachedPolicies", [])
+    ]
+
+
+def _is_admin(arns: list[str]) -> bool:
+    return any(arn.endswith(ADMIN_POLICY) for arn in arns)
+
+
+def check_admin(ctx: Context) -> Check:
+    aws = ctx.aws_ready()
+    arn = str(ctx.identity()["Arn"])
+    cid = "aws.admin"
+    if arn.endswith(":root"):
+        return Check(
+            cid,
+            WARN,
+            "running as the account's root user (it has every permission)",
+            "AWS advises against using the root user: use an IAM user or role with "
+            "AdministratorAccess",
+        )
+    if ":user/" in arn:
+        user = arn.split(":user/", 1)[1].rsplit("/", 1)[-1]
+        if _is_admin(_attached(aws, "list_attached_user_policies", UserName=user)):
+            return Check(cid, PASS, f"AdministratorAccess is attached to user {user}")
+        groups = [
+            str(g["GroupName"])
+            for page in aws.pages("iam", "list_groups_for_user", UserName=user)
+            for g in page.get("Groups", [])
+        ]
+        for group in groups:
+            if _is_admin(_attached(aws, "list_attached_group_policies", GroupName=group)):
+                return Check(
+                    cid, PASS, f"user {user} has AdministratorAccess through group {group}"
+                )
+        where = (
+            f" nor to its groups ({', '.join(groups)})" if groups else " (and it is in no group)"
+        )
+        return Check(
+            cid,
+            FAIL,
+            f"user {user} lacks AdministratorAccess: not attached to the user{where}",
+            f"aws iam attach-user-policy --user-name {user} --policy-arn {ADMIN_POLICY_ARN}",
+        )
+    if ":assumed-role/" in arn:
+        role = arn.split(":assumed-role/", 1)[1].split("/", 1)[0]
+        if _is_admin(_attached(aws, "list_attached_role_policies", RoleName=role)):
+            return Check(cid, PASS, f"AdministratorAccess through the assumed role {role}")
+        return Check(
+            cid,
+            FAIL,
+            f"the assumed role {role} lacks AdministratorAccess",
+            f"aws iam attach-role-policy --role-name {role} --policy-arn {ADMIN_POLICY_ARN}, "
+            "or use a profile whose role has it",
+        )
+    return Check(
+        cid,
+        WARN,
+        f"cannot tell the permissions of {arn} (not an IAM user, an assumed role or root)",
+        "make sure it has AdministratorAccess, or use an IAM user or role profile",
+    )
+
+
+def check_tracking_logs(ctx: Context) -> Check:
+    bucket = ctx.need("edxapp.tracking_logs_bucket")
+    aws = ctx.aws_ready()
+    cid = "aws.tracking_logs"
+    try:
+        aws.call("s3", "head_bucket", Bucket=bucket)
+    except AwsError as exc:
+        if exc.code in ("404", "NoSuchBucket", "NotFound"):
+            return Check(
+                cid,
+                FAIL,
+                f"the tracking logs bucket {bucket} does not exist",
+                "set edxapp.tracking_logs_bucket to the bucket the LMS rotates its tracking "
+                "logs into",
+            )
+        raise
+    newest: tuple[str, int] | None = None
+    logs = others = 0
+    for page in aws.pages("s3", "list_objects_v2", Bucket=bucket, Prefix=TRACKING_PREFIX):
+        for item in page.get("Contents", []):
+            match = TRACKING_LOG.search(str(item["Key"]))
+            if not match or not _is_date(match[1]):
+                others += 1
+                continue
+            logs += 1
+            found = (match[1], int(match[2]))
+            if newest is None or found > newest:
+                newest = found
+    if newest is None:
+        extra = f" ({others} other object(s) there)" if others else ""
+        return Check(
+            cid,
+            WARN,
+            f"s3://{bucket}/{TRACKING_PREFIX} holds no tracking.log-YYYYMMDD-<epoch>.gz{extra}",
+            "check that the LMS's log rotation uploads to that prefix; the pipeline has nothing "
+            "to process until it does",
+        )
+    day = newest[0]
+    return Check(
+        cid,
+        PASS,
+        f"{logs} tracking log(s) in s3://{bucket}; newest: {day[:4]}-{day[4:6]}-{day[6:]}",
+    )
+
+
+def _is_date(text: str) -> bool:
+    try:
+        datetime.strptime(text, "%Y%m%d")
+    except ValueError:
+        return False
+    return True
+
+
+@contextmanager
+def _edxapp_route(ctx: Context, server: mysql.Server) -> Iterator[tuple[str, int] | None]:
+    """Directly, or through ``database.tunnel`` as the database step goes."""
+    tunnel = ctx.values.get("database.tunnel")
+    if not tunnel:
+        yield None
+        return
+    from .. import ssh
+
+    accepted = [ctx.decisions[HOST_KEY]] if ctx.decisions.get(HOST_KEY) else []
+    jump = ssh.JumpHost.from_answer(tunnel)
+    with ssh.open_tunnel(jump, accept=accepted, record=ctx.session.write) as opened:
+        yield opened.forward(server.host, server.port)
+
+
+def check_edxapp_database(ctx: Context) -> Check:
+    host, port = ctx.need("edxapp.db_host"), int(ctx.need("edxapp.db_port"))
+    user, password = ctx.need("edxapp.admin_user"), ctx.need("edxapp.admin_password")
+    server = mysql.Server(host, port, f"the edxapp DB server {host}:{port}")
+    with _edxapp_route(ctx, server) as via, mysql.session(server, user, password, via=via) as conn:
+        rows = mysql.query(
+            conn,
+            server,
+            user,
+            password,
+            "SELECT VERSION(), (SELECT COUNT(*) FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME = 'edxapp')",
+        )
+    version, found = rows[0]
+    if not found:
+        return Check(
+            "edxapp.database",
+            FAIL,
+            f"{server.label} has no edxapp database (logged in as {user!r})",
+            "check edxapp.db_host and edxapp.db_port point at the edxapp MySQL, and that the "
+            "user can see the edxapp database",
+        )
+    return Check(
+        "edxapp.database",
+        PASS,
+        f"edxapp database on {host}:{port} (server {version}), logged in as {user!r}",
+    )
+
+
+OAUTH_FIX = (
+    "set FEATURES: ENABLE_OAUTH2_PROVIDER: true in lms.yml (lms.env.json before Ironwood) and "
+    "restart the LMS"
+)
+
+
+def _lms_feature(path: Path) -> Any:
+    if path.suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        data = yamlio.load(path)
+    features = data.get("FEATURES") if isinstance(data, Mapping) else None
+    return features.get("ENABLE_OAUTH2_PROVIDER") if isinstance(features, Mapping) else None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect (e.g. to the login page) is an answer in itself
+
+
+def http_status(url: str) -> int:
+    """The HTTP status ``url`` answers with (redirects are not followed); OSError if none."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(url, timeout=HTTP_TIMEOUT) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except urllib.error.URLError as exc:
+        raise OSError(str(exc.reason)) from None
+
+
+def check_oauth2_provider(ctx: Context) -> Check:
+    cid = "edxapp.oauth2_provider"
+    if ctx.values.get("edxapp.lms_config_file"):
+        path = ctx.path("edxapp.lms_config_file")
+        try:
+            value = _lms_feature(path)
+        except (OSError, ValueError, yamlio.YamlFileError) as exc:
+            reason = "no such file" if isinstance(exc, FileNotFoundError) else str(exc)
+            return Check(
+                cid,
+                FAIL,
+                f"cannot read {path}: {reason}",
+                "correct edxapp.lms_config_file, or leave it empty to check the LMS URL instead",
+            )
+        if value is True:
+            return Check(cid, PASS, f"FEATURES.ENABLE_OAUTH2_PROVIDER is true in {path.name}")
+        return Check(
+            cid, FAIL, f"FEATURES.ENABLE_OAUTH2_PROVIDER is {value!r} in {path.name}", OAUTH_FIX
+        )
+    why = "no LMS URL to try"
+    url = ctx.values.get("edxapp.lms_url")
+    if url:
+        target = str(url).rstrip("/") + "/oauth2/"
+        try:
+            status = http_status(target)
+        except OSError as exc:
+            why = f"{target} did not answer ({exc})"
+        else:
+            if status == 404:
+                return Check(
+                    cid, FAIL, f"{target} answers 404: the LMS's OAuth2 provider is off", OAUTH_FIX
+                )
+            return Check(cid, PASS, f"{target} answers HTTP {status} (not 404)")
+    if ctx.values.get("edxapp.oauth2_provider_confirmed"):
+        return Check(cid, PASS, f"confirmed by the operator ({why})")
+    return Check(
+        cid,
+        FAIL,
+        f"cannot check ENABLE_OAUTH2_PROVIDER: {why}",
+        "give edxapp.lms_config_file (a copy of lms.yml), or check it on the LMS and set "
+        "edxapp.oauth2_provider_confirmed: true",
+    )
+
+
+_VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?(?:p\d+)?)")
+TOOLS: dict[str, list[str]] = {
+    "terraform": ["version"],
+    "ansible-playbook": ["--version"],
+    "git": ["--version"],
+    "ssh": ["-V"],
+}
+
+
+def tool_version(name: str) -> str | None:
+    """``name``'s version (or "found" when it prints none); None when it is not on PATH."""
+    found = shutil.which(name)
+    if found is None:
+        return None
+    try:
+        result = subprocess.run(
+            [found, *TOOLS[name]],
+            capture_output=True,
+            text=True,
+            timeout=TOOL_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "found (its version did not print)"
+    first = (result.stdout.strip() or result.stderr.strip()).splitlines()[:1]
+    match = _VERSION.search(first[0]) if first else None
+    return match[1] if match else "found"
+
+
+def check_tools(ctx: Context) -> Check:
+    with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
+        versions = dict(zip(TOOLS, pool.map(tool_version, TOOLS), strict=True))
+    found = [f"{name} {version}" for name, version in versions.items() if version]
+    missing = [name for name in ("terraform", "git", "ssh") if not versions[name]]
+    if not versions["ansible-playbook"]:
+        checkout = ctx.path("ansible.configuration_dir")
+        playbook = checkout / "playbooks" / "analytics_single.yml"
+        if playbook.is_file():
+            found.append(f"configuration checkout {checkout} (analytics_single.yml)")
+        else:
+            missing.append(f"ansible-playbook (nor {playbook})")
+    if missing:
+        return Check(
+            "tools",
+            FAIL,
+            f"not found on PATH: {', '.join(missing)}"
+            + (f"; found {', '.join(found)}" if found else ""),
+            "install terraform (developer.hashicorp.com/terraform/install), git and ssh "
+            "(apt-get install git openssh-client), and the edx/configuration checkout with its "
+            "virtualenv (pip install -r requirements.txt) at ansible.configuration_dir",
+        )
+    return Check("tools", PASS, ", ".join(found))
+
+
+def key_fingerprint(path: Path) -> str:
+    """OpenSSH's SHA256 fingerprint of a key file (StepError when ssh-keygen cannot read it)."""
+    keygen = shutil.which("ssh-keygen")
+    if keygen is None:
+        raise StepError("ssh-keygen is not on PATH; install openssh-client")
+    try:
+        result = subprocess.run(
+            [keygen, "-l", "-E", "sha256", "-f", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=TOOL_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # never prompt on the terminal for a passphrase
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StepError(f"ssh-keygen could not read {path} ({exc})") from None
+    match = re.search(r"SHA256:[A-Za-z0-9+/]+", result.stdout)
+    if result.returncode != 0 or not match:
+        raise StepError(f"{path} is not a key ssh-keygen can read; use an OpenSSH private key")
+    return match[0]
+
+
+def check_ssh_keys(ctx: Context) -> Check:
+    cid = "ssh.keys"
+    key = ctx.path("ansible.private_key")
+    if not key.is_file():
+        return Check(
+            cid,
+            FAIL,
+            f"the analytics key {key} does not exist",
+            "put the private key of the analytics instances' key pair there (chmod 600 it)",
+        )
+    mode = stat.S_IMODE(key.stat().st_mode)
+    if mode & 0o077:
+        return Check(
+            cid,
+            FAIL,
+            f"the analytics key {key} is mode {mode:o} (others can read it; ssh refuses it)",
+            f"chmod 600 {key}",
+        )
+    mine = key_fingerprint(key)
+    director = ctx.path("director.key_file")
+    if not director.is_file():
+        return Check(
+            cid,
+            WARN,
+            f"analytics key {mine} (mode {mode:o}); the director key {director} is not here, so "
+            "the two could not be compared",
+            "set director.key_file to the director's key to compare them",
+        )
+    theirs = key_fingerprint(director)
+    if theirs == mine:
+        return Check(
+            cid,
+            FAIL,
+            f"the analytics key and the director key are the same key ({mine})",
+            "create a separate key pair for the analytics instances (each instance set has its "
+            "own) and point terraform.key_pair_name and ansible.private_key at it",
+        )
+    return Check(
+        cid, PASS, f"analytics key {mine} (mode {mode:o}), not the director's key ({theirs})"
+    )
+
+
+def check_collisions(ctx: Context) -> Check:
+    aws = ctx.aws_ready()
+    existing = []
+    for role in EMR_ROLES:
+        try:
+            aws.call("iam", "get_role", RoleName=role)
+        except AwsError as exc:
+            if exc.code == "NoSuchEntity":
+                continue
+            raise
+        existing.append(f"role {role}")
+    groups = aws.call(
+        "ec2",
+        "describe_security_groups",
+        Filters=[{"Name": "group-name", "Values": list(EMR_GROUPS)}],
+    ).get("SecurityGroups", [])
+    existing += [f"security group {g['GroupName']} ({g['GroupId']})" for g in groups]
+    if existing:
+        return Check(
+            "aws.collisions",
+            WARN,
+            f"already in the account: {', '.join(existing)}; terraform would try to create them",
+            "import them into the terraform state (terraform import …), or delete them when "
+            "nothing uses them (aws iam delete-role / aws ec2 delete-security-group)",
+        )
+    return Check(
+        "aws.collisions",
+        PASS,
+        f"none of {', '.join(EMR_ROLES)}, {', '.join(EMR_GROUPS)} exists yet",
+    )
+
+
+def check_vpc(ctx: Context) -> Check:
+    aws = ctx.aws_ready()
+    region = aws.target.region
+    vpcs = aws.call(
+        "ec2", "describe_vpcs", Filters=[{"Name": "isDefault", "Values": ["true"]}]
+    ).get("Vpcs", [])
+    if not vpcs:
+        return Check(
+            "aws.vpc",
+            FAIL,
+            f"no default VPC in {region} (EMR runs in it)",
+            f"create one: aws ec2 create-default-vpc --region {region}",
+        )
+    vpc = str(vpcs[0]["VpcId"])
+    hostnames = aws.call("ec2", "describe_vpc_attribute", VpcId=vpc, Attribute="enableDnsHostnames")
+    gateways = aws.call(
+        "ec2",
+        "describe_internet_gateways",
+        Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}],
+    ).get("InternetGateways", [])
+    problems, fixes = [], []
+    if not hostnames.get("EnableDnsHostnames", {}).get("Value"):
+        problems.append("DNS hostnames are off")
+        fixes.append(f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames")
+    if not gateways:
+        problems.append("it has no internet gateway")
+        fixes.append(
+            "aws ec2 create-internet-gateway, then aws ec2 attach-internet-gateway "
+            f"--vpc-id {vpc} --internet-gateway-id <the new igw id>"
+        )
+    if problems:
+        return Check(
+            "aws.vpc", FAIL, f"default VPC {vpc}: {' and '.join(problems)}", "; ".join(fixes)
+        )
+    gateway = gateways[0]["InternetGatewayId"]
+    return Check(
+        "aws.vpc", PASS, f"default VPC {vpc}: DNS hostnames on, internet gateway {gateway}"
+    )
+
+
+CHECKS: dict[str, Callable[[Context], Check]] = {
+    "aws.credentials": check_credentials,
+    "aws.admin": check_admin,
+    "aws.tracking_logs": check_tracking_logs,
+    "edxapp.database": check_edxapp_database,
+    "edxapp.oauth2_provider": check_oauth2_provider,
+    "tools": check_tools,
+    "ssh.keys": check_ssh_keys,
+    "aws.collisions": check_collisions,
+    "aws.vpc": check_vpc,
+}
+IDS = tuple(CHECKS)
+
+
+def run_one(ctx: Context, cid: str) -> Check:
+    """One check; whatever goes wrong becomes its verdict, never an exception."""
+    try:
+        result = CHECKS[cid](ctx)
+    except Missing as exc:
+        f = BY_KEY[exc.key]
+        result = Check(
+            cid, FAIL, f"not checked: no answer for {exc.key}", f"answer {exc.key} ({f.help})"
+        )
+    except NotChecked as exc:
+        result = Check(cid, WARN, f"not checked: {exc}", "fix that check first")
+    except AwsError as exc:
+        result = Check(cid, FAIL, exc.message, exc.fix)
+    except StepError as exc:  # mysql, ssh: "what went wrong; what to do"
+        finding, _, fix = str(exc).partition("; ")
+        result = Check(cid, FAIL, finding, fix)
+    except Exception as exc:  # a check must not take the others down
+        result = Check(
+            cid,
+            FAIL,
+            f"the check itself failed ({type(exc).__name__}: {exc})",
+            "run again with ANALYTICS_WIZARD_DEBUG=1 and report it",
+        )
+    redact = ctx.session.redact
+    overridden = result.verdict == FAIL and ctx.decisions.get(OVERRIDE + cid) == "yes"
+    return Check(cid, result.verdict, redact(result.finding), redact(result.fix), overridden)
+
+
+# --- the step interface -----------------------------------------------------------------------
+
+
+def values(session: Session) -> dict[str, Any]:
+    """Every input that has a value; one that cannot be derived counts as not given."""
+    found: dict[str, Any] = {}
+    for key in INPUTS:
+        try:
+            found[key] = session.resolved.get(key)
+        except (FieldError, ValueError):
+            found[key] = None
+    return found
+
+
+def run_checks(
+    session: Session,
+    decisions: Mapping[str, str] | None = None,
+    *,
+    only: tuple[str, ...] = IDS,
+    on_result: Callable[[Check], None] | None = None,
+) -> list[Check]:
+    """Run the checks ``only`` at the same time; results in :data:`IDS` order.
+
+    ``on_result`` is called from the worker threads with each result as it arrives (the TUI
+    posts it as a message).
+    """
+    ctx = Context(session, values(session), decisions or {})
+    results: dict[str, Check] = {}
+    with ThreadPoolExecutor(max_workers=len(only), thread_name_prefix="prereq") as pool:
+        futures = {pool.submit(run_one, ctx, cid): cid for cid in only}
+        for future in as_completed(futures):
+            result = future.result()
+            results[result.id] = result
+            if on_result is not None:
+                on_result(result)
+    return [results[cid] for cid in IDS if cid in results]
+
+
+def rerun(
+    session: Session, plan: Plan, cid: str, decisions: Mapping[str, str] | None = None
+) -> Check:
+    """Run one check again and put its new result into ``plan``."""
+    if cid not in CHECKS:
+        raise StepError(f"unknown check {cid!r}; checks are: {', '.join(IDS)}")
+    (result,) = run_checks(session, decisions, only=(cid,))
+    plan.checks = [result if c.id == cid else c for c in plan.checks]
+    plan.outputs = outputs(plan.checks)
+    return result
+
+
+def outputs(checks: list[Check]) -> dict[str, Any]:
+    return {
+        "checks": [c.to_json() for c in checks],
+        "overrides": [c.id for c in checks if c.overridden],
+    }
+
+
+def plan(
+    session: Session,
+    decisions: Mapping[str, str],
+    force: bool,
+    on_result: Callable[[Check], None] | None = None,
+) -> Plan:
+    """Run every check; the plan carries the results (nothing is changed by this step)."""
+    checks = run_checks(session, decisions, on_result=on_result)
+    result = Plan(step=NAME, inputs=values(session), checks=checks)
+    result.notes += [
+        f"{c.id}: failing, overridden by the operator ({c.finding})" for c in checks if c.overridden
+    ]
+    result.outputs = outputs(checks)
+    return result
+
+
+def apply(session: Session, plan: Plan) -> dict[str, Any]:
+    """Record the results; fail while a check fails that the operator did not override."""
+    for c in plan.checks:
+        mark = " (overridden)" if c.overridden else ""
+        session.log.write(f"{NAME}: {c.id}: {c.verdict}{mark}: {c.finding}")
+    problem = checks_failure(plan.checks)
+    if problem:
+        raise StepError(problem)
+    return outputs(plan.checks)
+
+
+def probe(session: Session) -> str | None:
+    """None while no check fails that was not overridden when the step ran."""
+    record = session.ledger.steps.get(NAME)
+    overrides = record.outputs.get("overrides", []) if record else []
+    decisions = {OVERRIDE + cid: "yes" for cid in overrides}
+    problem = checks_failure(run_checks(session, decisions))
+    return problem
