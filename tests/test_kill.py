@@ -92,7 +92,10 @@ def mode_of(path: Path) -> int:
 
 def start_run(answers: Path, repo: Path, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "wizard", "run", "--answers", str(answers), str(repo)],
+        [
+            *(sys.executable, "-m", "wizard", "run", "--answers", str(answers), str(repo)),
+            *("--only", "files"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=cli_env(**env),
@@ -119,7 +122,7 @@ def kill_after(answers: Path, repo: Path, delay: float) -> bool:
 
 
 def complete_run(answers: Path, repo: Path) -> None:
-    result = run_cli("run", "--answers", answers, repo)
+    result = run_cli("run", "--answers", answers, repo, "--only", "files")
     assert result.returncode == 0, result.stderr
 
 

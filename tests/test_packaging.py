@@ -159,7 +159,7 @@ def test_the_installed_console_script_writes_the_same_files_as_the_source_tree(
     answers = tmp_path / "answers.yml"
     answers.write_text(yamlio.dumps(complete_answers(**FIXED_ANSWERS)), encoding="utf-8")
     from_source = tmp_path / "from-source"
-    result = run_cli("run", "--answers", answers, from_source)
+    result = run_cli("run", "--answers", answers, from_source, "--only", "files")
     assert result.returncode == 0, result.stderr
 
     script = installed / "bin" / "analytics-wizard"
@@ -174,7 +174,7 @@ def test_the_installed_console_script_writes_the_same_files_as_the_source_tree(
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("analytics-wizard "), version.stdout
     ran = subprocess.run(
-        [str(script), "run", "--answers", str(answers), str(from_wheel)],
+        [str(script), "run", "--answers", str(answers), str(from_wheel), "--only", "files"],
         cwd=workdir,
         env=env,
         capture_output=True,

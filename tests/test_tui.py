@@ -243,7 +243,7 @@ def test_tui_writes_the_same_six_files_as_headless(
     drive(repo, fill_preview_write)
 
     headless = tmp_path / "headless-repo"
-    result = run_cli("run", "--answers", write_answers(answers), headless)
+    result = run_cli("run", "--answers", write_answers(answers), headless, "--only", "files")
     assert result.returncode == 0, result.stderr
     for path in PATHS:
         assert (repo / path).read_bytes() == (headless / path).read_bytes(), path

@@ -29,7 +29,8 @@ EXIT_CODES = f"""exit codes:
   {EXIT_OK}    success (status: every available step is done)
   {EXIT_FAILED}    a step failed (status: some step is not done)
   {EXIT_USAGE}    usage error, or answers missing or invalid
-  {EXIT_CONFLICT}    hand-edited values would be overwritten: review, then re-run with --force
+  {EXIT_CONFLICT}    hand-edited values would be overwritten: review, then re-run with --force;
+       or a terraform plan destroys/replaces resources: review, then --confirm-destroy
   {EXIT_LOCKED}    another analytics-wizard holds the secure repo
   {EXIT_STATE}    the secure repo's state cannot be read (e.g. written by a newer version)
   {EXIT_INTERNAL}   internal error (details in .wizard/logs/)
@@ -92,6 +93,11 @@ def build_command_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="show what would change; change nothing"
     )
     run.add_argument("--force", action="store_true", help="overwrite values changed by hand")
+    run.add_argument(
+        "--confirm-destroy",
+        action="store_true",
+        help="allow a terraform plan that destroys or replaces resources (--force does not)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON document of the results")
 
     status = sub.add_parser(
@@ -137,6 +143,7 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
                 dry_run=args.dry_run,
                 force=args.force,
                 as_json=args.json,
+                confirm_destroy=args.confirm_destroy,
             )
         if args.command == "status":
             return headless.status(Path(args.secure_repo), as_json=args.json)

@@ -587,6 +587,21 @@ FIELDS: tuple[Field, ...] = (
         security_group_id,
         example="sg-0123456789abcdef0",
     ),
+    F(
+        "terraform.create_elasticsearch",
+        "Create Elasticsearch",
+        "Create the learners Elasticsearch domain (10-20 minutes); no: use an existing one.",
+        boolean,
+        default=True,
+        kind="bool",
+    ),
+    F(
+        "terraform.existing_elasticsearch_host",
+        "Existing Elasticsearch host",
+        "Endpoint host of an existing domain (no https://), when not creating one.",
+        hostname,
+        required=False,
+    ),
     # infrastructure (terraform outputs, or existing infrastructure)
     F(
         "infrastructure.elasticsearch_host",

@@ -1,0 +1,371 @@
+"""The ``terraform`` step: the AWS resources of the analytics stack, from the wizard's own config.
+
+The configuration shipped in ``assets/terraform/`` is copied into ``terraform/`` of the secure
+repo, so the operator's repo is self-contained (``terraform plan`` there works by hand too),
+beside ``terraform.tfvars.json`` (0600: it holds the RDS root password) and, only when
+``aws.endpoint_url`` is set, ``endpoints_override.tf.json`` pointing the provider at that
+endpoint. A copied file the operator edited by hand is a conflict, like in the files step.
+
+Planning never touches the secure repo: the proposed files go to a staging directory
+(``.wizard/terraform-plan/``, or a temporary one on a dry run) and terraform plans there against
+the repo's state. Applying writes the files, then applies the saved plan in ``terraform/``, so
+what runs is exactly what was shown. A plan that destroys or replaces anything needs the operator
+to type ``destroy`` (or the number of such resources): ``decisions["confirm"]``, or
+:func:`confirm` on the plan; headless: ``--confirm-destroy``. ``--force`` is not enough.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import assets
+from ..fsutil import PRIVATE_DIR_MODE, SECRET_FILE_MODE, atomic_write
+from ..ledger import digest
+from ..terraform import CONFIRM_WORD, PlanSummary, Terraform, confirmed
+from .base import Change, Conflict, Plan, StepError
+
+if TYPE_CHECKING:
+    from ..engine import Session
+
+NAME = "terraform"
+DIRECTORY = "terraform"
+TFVARS = f"{DIRECTORY}/terraform.tfvars.json"
+OVERRIDE = f"{DIRECTORY}/endpoints_override.tf.json"
+STATE = "terraform.tfstate"
+LOCK_HCL = ".terraform.lock.hcl"
+PLANFILE = "analytics.tfplan"
+CONFIRM = "confirm"  # decisions key: the word the operator typed
+KEEP, OVERWRITE = "keep", "overwrite"
+# Services the configuration calls; with aws.endpoint_url they all go to that endpoint.
+ENDPOINT_SERVICES = ("ec2", "iam", "opensearch", "rds", "route53", "s3", "sts")
+
+_CANCEL = threading.Event()
+
+
+def cancel() -> None:
+    """Stop the terraform this step is running (from another thread, e.g. the UI's Esc):
+    SIGINT, then wait for it to finish what is in flight and release its state lock. The
+    running plan or apply raises ``TerraformCancelled`` saying whether the state may be locked."""
+    _CANCEL.set()
+
+
+INPUTS: tuple[str, ...] = (
+    "client.name",
+    "client.environment",
+    "aws.profile",
+    "aws.region",
+    "aws.endpoint_url",
+    "edxapp.tracking_logs_bucket",
+    "edxapp.grades_bucket",
+    "edxapp.grades_bucket_user_arn",
+    "terraform.image_id",
+    "terraform.instance_type",
+    "terraform.key_pair_name",
+    "terraform.number_of_instances",
+    "terraform.instance_iteration",
+    "terraform.rds_instance_class",
+    "terraform.rds_allocated_storage",
+    "terraform.rds_root_username",
+    "terraform.rds_root_password",
+    "terraform.hosted_zone_domain",
+    "terraform.director_security_group_id",
+    "terraform.create_elasticsearch",
+    "terraform.existing_elasticsearch_host",
+)
+
+# RDS's own rules for the master user and password (stricter than MySQL's).
+_RDS_USER = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}")
+_RDS_PASSWORD = re.compile(r"[\x21-\x7e]{8,41}")
+
+
+def values(session: Session) -> dict[str, Any]:
+    """Every input, resolved and checked against what RDS and the configuration accept."""
+    try:
+        v = session.resolved.require(INPUTS)
+    except ValueError as exc:
+        raise StepError(str(exc)) from None
+    problems = []
+    user = v["terraform.rds_root_username"]
+    if not _RDS_USER.fullmatch(user) or user.lower() == "rdsadmin":
+        problems.append(
+            f"terraform.rds_root_username {user!r}: RDS needs 1-16 letters and digits, starting "
+            "with a letter (not rdsadmin)"
+        )
+    password = v["terraform.rds_root_password"]
+    if not _RDS_PASSWORD.fullmatch(password) or any(c in password for c in '/"@'):
+        problems.append(
+            "terraform.rds_root_password: RDS needs 8-41 printable ASCII characters without "
+            '/, ", @ or spaces; leave it empty to have one generated'
+        )
+    if not v["terraform.create_elasticsearch"] and not v["terraform.existing_elasticsearch_host"]:
+        problems.append(
+            "terraform.existing_elasticsearch_host is required when "
+            "terraform.create_elasticsearch is no: the endpoint of the domain to use"
+        )
+    if problems:
+        raise StepError("; ".join(problems))
+    return v
+
+
+def tfvars(v: Mapping[str, Any]) -> dict[str, Any]:
+    """``terraform.tfvars.json``: the answers under the configuration's variable names."""
+    return {
+        "customer_name": v["client.name"],
+        "environment": v["client.environment"],
+        "aws_region": v["aws.region"],
+        "aws_profile": v["aws.profile"],
+        "analytics_image_id": v["terraform.image_id"],
+        "analytics_instance_type": v["terraform.instance_type"],
+        "analytics_key_pair_name": v["terraform.key_pair_name"],
+        "number_of_instances": v["terraform.number_of_instances"],
+        "instance_iteration": v["terraform.instance_iteration"],
+        "director_security_group_id": v["terraform.director_security_group_id"],
+        "hosted_zone_domain": v["terraform.hosted_zone_domain"],
+        "rds_instance_class": v["terraform.rds_instance_class"],
+        "rds_allocated_storage": v["terraform.rds_allocated_storage"],
+        "rds_root_username": v["terraform.rds_root_username"],
+        "rds_root_password": v["terraform.rds_root_password"],
+        "create_elasticsearch": v["terraform.create_elasticsearch"],
+        "existing_elasticsearch_host": v["terraform.existing_elasticsearch_host"] or "",
+        "tracking_logs_bucket": v["edxapp.tracking_logs_bucket"],
+        "edxapp_s3_grade_bucket_id": v["edxapp.grades_bucket"],
+        "edxapp_s3_grade_user_arn": v["edxapp.grades_bucket_user_arn"],
+    }
+
+
+def endpoints_override(url: str) -> dict[str, Any]:
+    """The provider pointed at a local AWS-compatible endpoint (testing, demos)."""
+    return {
+        "provider": {
+            "aws": {
+                "endpoints": [{service: url for service in ENDPOINT_SERVICES}],
+                "skip_credentials_validation": True,
+                "skip_requesting_account_id": True,
+                "skip_metadata_api_check": True,
+                "s3_use_path_style": True,
+            }
+        }
+    }
+
+
+def desired_files(v: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
+    """Every file the step owns in the secure repo: path -> (content, mode)."""
+    files: dict[str, tuple[str, int]] = {}
+    for source in sorted(assets.path("terraform").glob("*.tf")):
+        files[f"{DIRECTORY}/{source.name}"] = (source.read_text(encoding="utf-8"), 0o644)
+    files[TFVARS] = (json.dumps(tfvars(v), indent=2) + "\n", SECRET_FILE_MODE)
+    if v["aws.endpoint_url"]:
+        text = json.dumps(endpoints_override(v["aws.endpoint_url"]), indent=2) + "\n"
+        files[OVERRIDE] = (text, 0o644)
+    return files
+
+
+# --- planning -------------------------------------------------------------------------------
+
+
+def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
+    """The files to write and terraform's plan of the AWS changes (nothing is changed)."""
+    _CANCEL.clear()
+    session.ensure_generated(INPUTS)
+    v = values(session)
+    key = session.answers.internal_secret("ledger_key")
+    record = session.ledger.steps.get(NAME)
+    written: Mapping[str, str] = (record.outputs.get("written") or {}) if record else {}
+    result = Plan(step=NAME, inputs=dict(v))
+
+    contents: dict[str, str] = {}
+    new_written: dict[str, str] = {}
+    for path, (text, mode) in desired_files(v).items():
+        target = session.repo / path
+        old = target.read_text(encoding="utf-8") if target.exists() else None
+        old_mode = (target.stat().st_mode & 0o777) if old is not None else None
+        final = text
+        hand_edited = old is not None and old != text and digest(key, old) != written.get(path)
+        if hand_edited and old is not None:
+            decision = OVERWRITE if force else decisions.get(f"{path}:file")
+            if decision == KEEP:
+                final = old
+                result.notes.append(f"kept your edited {path}")
+            elif decision != OVERWRITE:
+                secret = path == TFVARS
+                result.conflicts.append(
+                    Conflict(path, "file", "(edited by hand)", "(the wizard's version)", secret)
+                )
+        contents[path] = final
+        new_written[path] = digest(key, final)
+        result.changes.append(Change(path, old, final, mode, old_mode))
+    if not v["aws.endpoint_url"] and (session.repo / OVERRIDE).exists():
+        result.notes.append(f"will remove {OVERRIDE} (aws.endpoint_url is no longer set)")
+
+    result.outputs = {"written": new_written}
+    if result.conflicts:
+        result.notes.append(
+            "terraform's plan runs once the hand-edited files are kept or overwritten"
+        )
+        return result
+
+    with _staging(session) as stage:
+        summary = _plan_in(session, stage, contents)
+    result.notes.append(f"terraform plan: {summary.headline()}")
+    result.notes += summary.lines()
+    if summary.output_changes:
+        result.notes.append("outputs that change: " + ", ".join(summary.output_changes))
+    if summary.destructive and not confirmed(summary, decisions.get(CONFIRM)):
+        result.confirm = CONFIRM_WORD
+        result.notes.append(
+            f"this plan deletes {len(summary.destructive)} resource(s) (destroyed or replaced): "
+            f"type {CONFIRM_WORD!r} (or {len(summary.destructive)}) to go on"
+        )
+    result.outputs["_summary"] = summary
+    result.outputs["_planfile"] = str(stage / PLANFILE) if session.write else None
+    return result
+
+
+def confirm(plan: Plan, answer: str) -> bool:
+    """Confirm the plan's destroys/replaces with what the operator typed; True when accepted."""
+    summary = plan.outputs.get("_summary")
+    if isinstance(summary, PlanSummary) and confirmed(summary, answer):
+        plan.confirm = ""
+        return True
+    return False
+
+
+@contextmanager
+def _staging(session: Session) -> Iterator[Path]:
+    """Where terraform plans: kept for apply in a writing session, temporary on a dry run."""
+    if session.write:
+        stage = session.state_dir / "terraform-plan"
+        if stage.exists():
+            for child in stage.iterdir():
+                if child.name != ".terraform":  # keep the installed provider between runs
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        stage.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        yield stage
+    else:
+        with tempfile.TemporaryDirectory(prefix="analytics-wizard-terraform-") as tmp:
+            yield Path(tmp)
+
+
+def runner(session: Session, workdir: Path) -> Terraform:
+    return Terraform(
+        workdir,
+        cancel=_CANCEL,
+        log=lambda line: session.log.write(f"{NAME}: {line}"),
+    )
+
+
+def _plan_in(session: Session, stage: Path, contents: Mapping[str, str]) -> PlanSummary:
+    for path, text in contents.items():
+        mode = SECRET_FILE_MODE if path == TFVARS else 0o644
+        atomic_write(stage / Path(path).name, text, mode=mode)
+    lock = session.repo / DIRECTORY / LOCK_HCL
+    if lock.exists():  # the provider versions the secure repo already pins
+        shutil.copyfile(lock, stage / LOCK_HCL)
+    state = session.repo / DIRECTORY / STATE
+    tf = runner(session, stage)
+    tf.init()
+    args_state = state if state.exists() else None
+    if not session.write:
+        # A dry run reads the state without locking it (nothing is written anywhere).
+        out = stage / PLANFILE
+        tf.run(
+            [
+                "plan",
+                "-input=false",
+                "-no-color",
+                "-json",
+                "-lock=false",
+                f"-out={out}",
+                *([f"-state={args_state}"] if args_state else []),
+            ],
+            json_stream=True,
+        )
+        return tf.show(out)
+    return tf.plan(stage / PLANFILE, state=args_state)
+
+
+# --- applying and verifying -----------------------------------------------------------------
+
+
+def apply(session: Session, plan: Plan) -> dict[str, Any]:
+    """Write the files, apply the saved plan in terraform/, and return terraform's outputs."""
+    if plan.conflicts:
+        raise StepError(
+            f"{len(plan.conflicts)} hand-edited file(s) need a decision (keep or overwrite) first"
+        )
+    if plan.confirm:
+        raise StepError(
+            f"the plan destroys or replaces resources; nothing was changed. Type {plan.confirm!r} "
+            "to confirm (headless: --confirm-destroy)"
+        )
+    _CANCEL.clear()
+    planfile = plan.outputs.get("_planfile")
+    if not planfile or not Path(planfile).exists():
+        raise StepError("the saved terraform plan is missing; plan the step again")
+    say = plan.progress or (lambda line: None)
+    directory = session.repo / DIRECTORY
+    directory.mkdir(exist_ok=True)
+    for change in plan.changes:
+        if atomic_write(session.repo / change.path, change.new, mode=change.mode):
+            session.log.write(f"{NAME}: wrote {change.path}")
+    override = session.repo / OVERRIDE
+    if OVERRIDE not in {c.path for c in plan.changes} and override.exists():
+        override.unlink()
+        session.log.write(f"{NAME}: removed {OVERRIDE}")
+    stage_lock = Path(planfile).parent / LOCK_HCL
+    if stage_lock.exists():
+        atomic_write(directory / LOCK_HCL, stage_lock.read_text(encoding="utf-8"))
+    tf = runner(session, directory)
+    say("terraform init")
+    tf.init()
+    try:
+        tf.apply(Path(planfile), progress=lambda line: say(session.redact(line)))
+    finally:
+        state = directory / STATE
+        if state.exists():
+            os.chmod(state, SECRET_FILE_MODE)  # the state holds the RDS password too
+    outputs = tf.outputs()
+    Path(planfile).unlink(missing_ok=True)
+    # The state and the provider lock belong in the secure repo's history with the files.
+    for extra in (STATE, LOCK_HCL):
+        path = f"{DIRECTORY}/{extra}"
+        if (session.repo / path).exists() and path not in {c.path for c in plan.changes}:
+            text = (session.repo / path).read_text(encoding="utf-8")
+            mode = (session.repo / path).stat().st_mode & 0o777
+            plan.changes.append(Change(path, text, text, mode, mode))
+    say("outputs: " + ", ".join(sorted(outputs)))
+    return {**outputs, "written": plan.outputs["written"]}
+
+
+def probe(session: Session) -> str | None:
+    """None while the state still has the resources and outputs the ledger recorded."""
+    directory = session.repo / DIRECTORY
+    if not (directory / STATE).exists():
+        return f"no terraform state in {DIRECTORY}/ ({STATE} is missing)"
+    record = session.ledger.steps.get(NAME)
+    recorded = dict(record.outputs) if record else {}
+    written = recorded.pop("written", {}) or {}
+    key = session.answers.internal_secret("ledger_key")
+    for path, expected in written.items():
+        target = session.repo / path
+        if not target.exists():
+            return f"missing: {path}"
+        if digest(key, target.read_text(encoding="utf-8")) != expected:
+            return f"changed by hand: {path}"
+    try:
+        current = runner(session, directory).outputs()
+    except StepError as exc:
+        return str(exc)
+    changed = sorted(n for n in set(current) | set(recorded) if current.get(n) != recorded.get(n))
+    if changed:
+        return "terraform's outputs differ from what the step recorded: " + ", ".join(changed[:5])
+    return None
