@@ -45,7 +45,10 @@ class StepInfo:
 
 STEPS: tuple[StepInfo, ...] = (
     StepInfo(
-        "prereqs", "Prerequisites", "Checks AWS access, tracking logs, edxapp DB, tools, keys."
+        "prereqs",
+        "Prerequisites",
+        "Checks AWS access, tracking logs, edxapp DB, tools, keys.",
+        "wizard.steps.prereqs",
     ),
     StepInfo(
         "terraform",
@@ -53,7 +56,12 @@ STEPS: tuple[StepInfo, ...] = (
         "Creates the instances, RDS, Elasticsearch, buckets, roles.",
         "wizard.steps.terraform",
     ),
-    StepInfo("database", "Database", "Creates the analytics databases, users and grants."),
+    StepInfo(
+        "database",
+        "Database",
+        "Creates the analytics databases, users and grants.",
+        "wizard.steps.database",
+    ),
     StepInfo(
         "files",
         "Secure-repo files",
