@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import moto_service
 import pytest
+from moto_service import Moto
 
 from wizard import yamlio
+from wizard.aws import Aws, Target
 
 # Under CI, tests skipped because terraform (or another required tool) is missing fail the run.
 pytest_plugins = ["ci_required"]
@@ -107,3 +110,23 @@ def run_cli(
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[Moto]:
+    """A moto server on 127.0.0.1 for the module's tests (reset them with ``moto.reset()``)."""
+    server = moto_service.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """The AWS adapter on a fresh moto, through a named profile in a private config file."""
+    moto.reset()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    env = moto_service.write_profile(tmp_path / "aws", "acme-analytics", "AKIAANY", "any")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Aws(Target("acme-analytics", moto_service.REGION, moto.url))

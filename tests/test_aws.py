@@ -3,34 +3,12 @@ the operator picks from (key pairs, security groups, zones, Ubuntu images, bucke
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import moto_service
 import pytest
 import services
 from moto_service import Moto
 
 from wizard import aws_choices
 from wizard.aws import Aws, AwsError, Target, explain
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    server = moto_service.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    moto.reset()
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    env = moto_service.write_profile(tmp_path / "aws", "acme-analytics", "AKIAANY", "any")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return Aws(Target("acme-analytics", moto_service.REGION, moto.url))
 
 
 def no_traceback(error: AwsError) -> None:

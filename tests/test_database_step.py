@@ -17,7 +17,7 @@ import pytest
 import services
 from conftest import PLANTED_PASSWORD, complete_answers
 
-from wizard import engine, headless, mysql, ssh, steps
+from wizard import headless, mysql, ssh, steps
 from wizard.answers import flatten
 from wizard.engine import Session
 from wizard.mysql import Server
@@ -53,19 +53,6 @@ def db(mariadb_server: services.MariaDB) -> Iterator[services.MariaDB]:
     if mariadb_server.process is None:
         mariadb_server.start()
     mariadb_server.reset()
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The step as registered in STEPS (a no-op once it is registered there)."""
-    if steps.by_name("database").available:
-        return
-    patched = tuple(
-        dataclasses.replace(s, module="wizard.steps.database") if s.name == "database" else s
-        for s in steps.STEPS
-    )
-    for module in (steps, engine, headless):
-        monkeypatch.setattr(module, "STEPS", patched)
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -3,36 +3,15 @@ world is found — exact port, a range, all traffic, IPv6 — and only those are
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import moto_service
 import pytest
 from moto_service import Moto
 
 from wizard import jenkins_gate
-from wizard.aws import Aws, AwsError, Target
+from wizard.aws import Aws, AwsError
 
 WORLD4, WORLD6 = "0.0.0.0/0", "::/0"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    server = moto_service.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    moto.reset()
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    env = moto_service.write_profile(tmp_path / "aws", "acme-analytics", "AKIAANY", "any")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return Aws(Target("acme-analytics", moto_service.REGION, moto.url))
 
 
 def group(ec2: Any, name: str, *permissions: dict[str, Any]) -> str:

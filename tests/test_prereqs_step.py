@@ -4,7 +4,6 @@ ssh-keygen keys and the real tools on PATH."""
 
 from __future__ import annotations
 
-import dataclasses
 import http.server
 import json
 import os
@@ -22,7 +21,7 @@ import services
 from conftest import complete_answers
 from moto_service import Moto
 
-from wizard import engine, headless, steps
+from wizard import headless, steps
 from wizard.answers import flatten
 from wizard.engine import Session
 from wizard.steps import Check, StepError, prereqs
@@ -33,13 +32,6 @@ VENV_BIN = str(Path(sys.executable).parent)
 
 
 # --- services -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    server = moto_service.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -81,19 +73,6 @@ def lms() -> Iterator[tuple[str, type[LMS]]]:
     yield f"http://{services.LOOPBACK}:{server.server_address[1]}", handler
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The step as registered in STEPS (a no-op once it is registered there)."""
-    if steps.by_name("prereqs").available:
-        return
-    patched = tuple(
-        dataclasses.replace(s, module="wizard.steps.prereqs") if s.name == "prereqs" else s
-        for s in steps.STEPS
-    )
-    for module in (steps, engine, headless):
-        monkeypatch.setattr(module, "STEPS", patched)
 
 
 @pytest.fixture

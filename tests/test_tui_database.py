@@ -4,7 +4,6 @@ with passwords masked, run it with live progress, and find the users in place af
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from textual.widgets import OptionList, Static
 from screens.database_form import DatabaseForm
 from screens.main import MainScreen
 from screens.preview import PreviewScreen
-from wizard import engine, headless, steps
 
 ANALYTICS_PW = "Tui'db\"pw#%{{x}}ü-1"
 
@@ -25,19 +23,6 @@ ANALYTICS_PW = "Tui'db\"pw#%{{x}}ü-1"
 @pytest.fixture(scope="module")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.MariaDB]:
     yield from services.mariadb_service(tmp_path_factory.mktemp("tui-mariadb"))
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The database step as registered in STEPS (a no-op once it is registered there)."""
-    if steps.by_name("database").available:
-        return
-    patched = tuple(
-        dataclasses.replace(s, module="wizard.steps.database") if s.name == "database" else s
-        for s in steps.STEPS
-    )
-    for module in (steps, engine, headless):
-        monkeypatch.setattr(module, "STEPS", patched)
 
 
 def db_repo(path: Path, server: services.MariaDB) -> Path:
