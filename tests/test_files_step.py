@@ -335,6 +335,7 @@ def test_terraform_outputs_feed_the_files(repo: Path) -> None:
                 "pipeline_bucket": "acme-tf-edxanalytics",
                 "emr_bucket": "acme-tf-emr",
                 "emr_logs_bucket": "acme-tf-emr-logs",
+                "emr_ec2_instance_profile_name": "acme-tf-emr-nodes",
             },
         ),
     )
@@ -352,7 +353,13 @@ def test_terraform_outputs_feed_the_files(repo: Path) -> None:
     emr = yamlio.load(repo / EMR)
     assert emr["log_uri"] == "s3://acme-tf-emr-logs"
     assert emr["vpc_subnet_id"] == "subnet-0ddddddddddddddd1"
+    assert emr["role"] == "acme-tf-emr-nodes"
     assert "s3://acme-tf-edxanalytics/warehouse/hive/" in read(repo, CFG)
+
+
+def test_without_terraform_the_emr_role_follows_the_naming_rule(repo: Path) -> None:
+    session_run(repo, complete_answers())
+    assert yamlio.load(repo / EMR)["role"] == "acme-analytics-emr-ec2"
 
 
 def test_interactive_and_headless_runs_write_identical_files(
@@ -658,7 +665,7 @@ def test_a_changed_answer_updates_only_what_it_affects_in_one_commit(
 OPERATOR_ADDITIONS = {
     VARS: ("SANDBOX_ENABLE_INSIGHTS: true\n", "MY_OWN_KEY: 'kept'  # my own key\n# my own note\n"),
     ENV: ("export TERMINATE=true\n", "export MY_VAR=mine  # my own variable\n# my own note\n"),
-    EMR: ("role: EMR_EC2_DefaultRole\n", "tags:\n  team: data  # who pays\n"),
+    EMR: ("role: 'acme-analytics-emr-ec2'\n", "tags:\n  team: data  # who pays\n"),
     CFG: ("[elasticsearch]\n", "# my own comment\ntimeout = 60\n"),
 }
 

@@ -106,6 +106,10 @@ def buckets(v: Values, outputs: Callable[[str], Any]) -> dict[str, str]:
             named[name] = str(found)
     named["tracking_logs"] = v["edxapp.tracking_logs_bucket"]
     named["grades"] = v["edxapp.grades_bucket"]
+    # Not a bucket, but named by the same rule: the EMR nodes' instance profile terraform makes.
+    named["emr_ec2_profile"] = str(
+        outputs("emr_ec2_instance_profile_name") or f"{client}-{env}-emr-ec2"
+    )
     return named
 
 
@@ -208,6 +212,7 @@ def _emr_vars(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
     return {
         "name": Template("{{ lookup('env', 'CLUSTER_NAME') }}"),
         "region": Literal(v["aws.region"]),
+        "role": Literal(b["emr_ec2_profile"]),
         "keypair_name": Literal(v["terraform.key_pair_name"]),
         "vpc_subnet_id": Literal(v["infrastructure.emr_subnet_id"]),
         "log_uri": Literal(f"s3://{b['emr_logs']}"),
