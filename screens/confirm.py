@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
+
+from wizard.steps import Plan
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -41,3 +43,29 @@ class ConfirmDialog(ModalScreen[bool]):
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+
+class WordDialog(ModalScreen[str | None]):
+    """For plans that destroy or replace resources: the operator types the word (or count)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            notes = [note for note in self.plan.notes if self.plan.confirm in note]
+            yield Static("\n".join(notes[-1:]) or self.plan.confirm, id="question", markup=False)
+            yield Input(placeholder=f"type {self.plan.confirm}", id="word")
+
+    def on_mount(self) -> None:
+        self.query_one("#word", Input).focus()
+
+    @on(Input.Submitted, "#word")
+    def typed(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -68,10 +68,20 @@ class StepForm(Vertical):
         yield Static("tab: next field · enter: confirm", id="field-help")
 
     def on_mount(self) -> None:
-        # The fields are most of what start-up lays out: paint the step list first.
-        self.call_after_refresh(self.mount_fields)
+        # The fields are most of what start-up lays out: paint the step list first, and a
+        # step's fields only once that step is shown.
+        self.fields_mounted = False
+        if self.display:
+            self.call_after_refresh(self.mount_fields)
+
+    def on_show(self) -> None:
+        if not self.fields_mounted:
+            self.call_after_refresh(self.mount_fields)
 
     async def mount_fields(self) -> None:
+        if self.fields_mounted:
+            return
+        self.fields_mounted = True
         # The step's module (templates, parsers, drivers) loads after the first paint.
         inputs = by_name(self.STEP).load().INPUTS
         widgets: list[Widget] = []

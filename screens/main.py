@@ -21,10 +21,15 @@ from .database_form import DatabaseForm
 from .files_form import FilesForm, StepForm
 from .sidebar import STATES, StepList
 from .summary import StepSummary
+from .terraform_form import TerraformForm
 
 FILES = "files"
 # Steps with a form of their own here; the others show their summary.
-FORMS: dict[str, type[StepForm]] = {"files": FilesForm, "database": DatabaseForm}
+FORMS: dict[str, type[StepForm]] = {
+    "files": FilesForm,
+    "terraform": TerraformForm,
+    "database": DatabaseForm,
+}
 
 
 class StatesChecked(Message):

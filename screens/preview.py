@@ -23,7 +23,7 @@ from textual.widgets import Button, Footer, Header, RadioSet, Static
 from wizard.engine import Session
 from wizard.steps import Plan, StepError, by_name
 
-from .confirm import ConfirmDialog
+from .confirm import ConfirmDialog, WordDialog
 from .conflicts import ConflictChoice
 
 
@@ -211,13 +211,17 @@ class PreviewScreen(Screen[str | None]):
             lines.append(f"{count(len(plan.statements), 'SQL statement')} will run.")
         if not (plan.pending or plan.statements or plan.conflicts):
             lines.append("No changes: everything already matches the answers.")
-        lines.extend(self.session.redact(note) for note in plan.notes)
+        if len(plan.notes) <= 3:  # a long list (terraform's resources) goes in the body
+            lines.extend(self.session.redact(note) for note in plan.notes)
         return "\n".join(lines)
 
     async def show_diffs(self, plan: Plan) -> None:
         diffs = self.query_one("#diffs", Vertical)
         await diffs.remove_children()
         widgets: list[Static] = []
+        if len(plan.notes) > 3:
+            notes = "\n".join(self.session.redact(note) for note in plan.notes)
+            widgets.append(Static(Text(notes), classes="notes"))
         for change in plan.pending:
             widgets.append(Static(Text(change.path, style="bold"), classes="section"))
             diff = change.diff(self.session.redact)
@@ -258,10 +262,23 @@ class PreviewScreen(Screen[str | None]):
         self.app.push_screen(ConfirmDialog(question, yes=yes), self.confirmed)
 
     def confirmed(self, yes: bool | None) -> None:
+        if yes and self.plan is not None and self.plan.confirm:
+            self.app.push_screen(WordDialog(self.plan), self.word_typed)
+            return
         if yes and self.plan is not None and not self.busy:
             self.busy = True
             self.say("Working…")
             self.run_apply(self.plan)
+
+    def word_typed(self, word: str | None) -> None:
+        from wizard.steps import terraform
+
+        if self.plan is None or word is None:
+            return
+        if not terraform.confirm(self.plan, word):
+            self.say(f"{word!r} does not confirm it; nothing was changed.", error=True)
+            return
+        self.confirmed(True)
 
     @on(Progress)
     def progressed(self, message: Progress) -> None:
@@ -299,6 +316,12 @@ class PreviewScreen(Screen[str | None]):
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
         if self.busy:
-            self.say("Still working; one moment.")
+            if self.step == "terraform":
+                from wizard.steps import terraform
+
+                terraform.cancel()  # SIGINT, then terraform releases its state lock
+                self.say("Stopping terraform…")
+            else:
+                self.say("Still working; one moment.")
             return
         self.dismiss(None)

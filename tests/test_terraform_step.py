@@ -433,3 +433,67 @@ def test_ci_turns_required_skips_into_a_failure(tmp_path: Path) -> None:
     ci = subprocess.run([sys.executable, *base], env=env, capture_output=True, text=True)
     assert ci.returncode == 1, ci.stdout
     assert "required tests skipped under CI" in ci.stdout
+
+
+# --- in the TUI -------------------------------------------------------------------------------
+
+
+def test_tui_plans_shows_the_summary_and_asks_for_the_word(
+    stack: dict[str, Any], aws: dict[str, str], tmp_path: Path
+) -> None:
+    """Form → plan summary → a replacement asks for the word → a wrong word changes nothing."""
+    import asyncio
+
+    from snapshot_apps.repos import form_ready, open_app, settle
+    from textual.widgets import Input, OptionList, Static
+
+    from screens.confirm import WordDialog
+    from screens.preview import PreviewScreen
+
+    repo = tmp_path / "secure-config"
+    shutil.copytree(stack["repo"], repo, symlinks=True)
+    answers = stack_answers(aws)
+    with open_session(repo, answers) as session:
+        iteration = session.resolved.get("terraform.instance_iteration")
+        session.merge_answers({"terraform.instance_iteration": iteration + 1}, "test")
+    state_before = (repo / "terraform" / "terraform.tfstate").read_bytes()
+    app = open_app(repo)
+    seen: dict[str, str] = {}
+
+    def screen_text(pilot: Any) -> str:
+        return "\n".join(str(w.render()) for w in pilot.app.screen.query(Static))
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await form_ready(pilot)
+            await settle(pilot)
+            steps = pilot.app.screen.query_one("#steps", OptionList)
+            steps.focus()
+            steps.highlighted = steps.get_option_index("terraform")
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("ctrl+p")  # terraform plan, in a worker
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, PreviewScreen), screen_text(pilot)
+            seen["preview"] = screen_text(pilot)
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            await pilot.press("y")
+            await pilot.pause()
+            assert isinstance(pilot.app.screen, WordDialog)
+            pilot.app.screen.query_one("#word", Input).value = "yes"
+            await pilot.press("enter")
+            await settle(pilot)
+            seen["refused"] = screen_text(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.session.close()
+    assert "terraform plan:" in seen["preview"]
+    assert "-/+ replace aws_instance.analytics[0]" in seen["preview"]
+    assert RDS_PASSWORD not in seen["preview"]
+    assert "'yes' does not confirm it; nothing was changed." in seen["refused"]
+    assert (repo / "terraform" / "terraform.tfstate").read_bytes() == state_before
