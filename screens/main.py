@@ -19,6 +19,7 @@ from wizard.steps import by_name
 
 from .database_form import DatabaseForm
 from .files_form import FilesForm, StepForm
+from .prereqs_form import PrereqsForm
 from .sidebar import STATES, StepList
 from .summary import StepSummary
 from .terraform_form import TerraformForm
@@ -27,6 +28,7 @@ FILES = "files"
 # Steps with a form of their own here; the others show their summary.
 FORMS: dict[str, type[StepForm]] = {
     "files": FilesForm,
+    "prereqs": PrereqsForm,
     "terraform": TerraformForm,
     "database": DatabaseForm,
 }
@@ -195,9 +197,13 @@ class MainScreen(Screen[None]):
         from .preview import PreviewScreen  # Rich's syntax highlighting loads only when used
 
         step = form.STEP
-        self.app.push_screen(
-            PreviewScreen(self.session, step), lambda outcome: self.preview_closed(step, outcome)
-        )
+        if step == "prereqs":
+            from .checks import ChecksScreen
+
+            screen: Screen[str | None] = ChecksScreen(self.session)
+        else:
+            screen = PreviewScreen(self.session, step)
+        self.app.push_screen(screen, lambda outcome: self.preview_closed(step, outcome))
 
     def preview_closed(self, step: str, outcome: str | None) -> None:
         form = self.query_one(f"#{step}", StepForm)

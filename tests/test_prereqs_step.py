@@ -21,7 +21,7 @@ import services
 from conftest import complete_answers
 from moto_service import Moto
 
-from wizard import headless, steps
+from wizard import headless, steps, yamlio
 from wizard.answers import flatten
 from wizard.engine import Session
 from wizard.steps import Check, StepError, prereqs
@@ -511,3 +511,78 @@ def test_headless_json_lists_every_check_and_exits_non_zero_on_failure(
     assert verdicts["aws.vpc"] == "fail"
     assert doc["steps"][0]["state"] == "failed"
     assert "aws.vpc" in captured.err and "--enable-dns-hostnames" in captured.err
+
+
+# --- in the TUI -------------------------------------------------------------------------------
+
+
+def test_tui_checks_fill_in_block_on_failure_and_continue_after_an_override(
+    moto: Moto, repo: Path, ready: dict[str, Any]
+) -> None:
+    """The live table gets a verdict per check; a failure blocks ctrl+s until overridden."""
+    import asyncio
+
+    from snapshot_apps.repos import form_ready, make_repo, open_app, settle
+    from textual.widgets import DataTable, OptionList, Static
+
+    from screens.checks import ChecksScreen
+    from screens.main import MainScreen
+
+    s3 = moto.client("s3")
+    for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]:
+        s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+    s3.delete_bucket(Bucket=BUCKET)  # aws.tracking_logs fails
+    make_repo(repo, ready)
+    app = open_app(repo)
+    seen: dict[str, Any] = {}
+
+    def status(pilot: Any) -> str:
+        return str(pilot.app.screen.query_one("#checks-status", Static).render())
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await form_ready(pilot)
+            await settle(pilot)
+            steps_list = pilot.app.screen.query_one("#steps", OptionList)
+            steps_list.focus()
+            steps_list.highlighted = steps_list.get_option_index("prereqs")
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("ctrl+p")
+            await settle(pilot)
+            screen = pilot.app.screen
+            assert isinstance(screen, ChecksScreen)
+            table = screen.query_one(DataTable)
+            seen["verdicts"] = {
+                str(row.value): str(table.get_cell(row, "verdict")) for row in table.rows
+            }
+            seen["blocked"] = status(pilot)
+            await pilot.press("ctrl+s")  # refused while a check fails
+            await settle(pilot)
+            seen["refused"] = status(pilot)
+            table.move_cursor(row=table.get_row_index("aws.tracking_logs"))
+            await pilot.pause()
+            seen["detail"] = str(screen.query_one("#check-detail", Static).render())
+            await pilot.press("o")
+            await pilot.pause()
+            await pilot.press("y")  # the override dialog
+            await settle(pilot)
+            seen["overridden"] = str(table.get_cell("aws.tracking_logs", "verdict"))
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, MainScreen)
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.session.close()
+    verdicts = seen["verdicts"]
+    assert set(verdicts) == set(prereqs.IDS)
+    assert verdicts["aws.tracking_logs"] == "fail"
+    assert {v for k, v in verdicts.items() if k != "aws.tracking_logs"} == {"pass"}
+    assert "Failing checks block continuing" in seen["blocked"]
+    assert "1 prerequisite check(s) failed" in seen["refused"]
+    assert "aws.tracking_logs" in seen["detail"] and "fix:" in seen["detail"]
+    assert seen["overridden"] == "fail (overridden)"
+    ledger = yamlio.load_data(repo / ".wizard" / "state.yml")["steps"]["prereqs"]
+    assert ledger["status"] == "done" and ledger["outputs"]["overrides"] == ["aws.tracking_logs"]

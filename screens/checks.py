@@ -1,0 +1,241 @@
+"""The prerequisite checks, live: a row per check filling in as each finishes, its finding and fix
+under the table, rerun one or all, override a failure, and continue when nothing blocks.
+
+The checks run in a thread worker; each result arrives as a message (the worker never touches a
+widget).
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from wizard.engine import Session
+from wizard.steps import Check, Plan
+from wizard.steps.base import checks_failure
+
+from .confirm import ConfirmDialog
+
+VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+
+class CheckDone(Message):
+    def __init__(self, check: Check) -> None:
+        super().__init__()
+        self.check = check
+
+
+class ChecksDone(Message):
+    def __init__(self, plan: Plan | None, error: str = "") -> None:
+        super().__init__()
+        self.plan, self.error = plan, error
+
+
+class Recorded(Message):
+    def __init__(self, error: str = "") -> None:
+        super().__init__()
+        self.error = error
+
+
+class ChecksScreen(Screen[str | None]):
+    """Dismisses with what happened ("all checks recorded"), or None when left."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "rerun_one", "Rerun check"),
+        Binding("ctrl+r", "rerun_all", "Rerun all"),
+        Binding("o", "override", "Override"),
+        Binding("ctrl+s", "record", "Continue"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.plan: Plan | None = None
+        self.results: dict[str, Check] = {}
+        self.decisions: dict[str, str] = {}
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        from wizard.steps.prereqs import IDS
+
+        yield Header()
+        yield Static(Text("Prerequisites · checks", style="bold"), id="checks-heading")
+        table: DataTable[Text] = DataTable(id="checks", cursor_type="row", zebra_stripes=True)
+        table.add_column("check", key="check")
+        table.add_column("verdict", key="verdict")
+        table.add_column("finding", key="finding")
+        for cid in IDS:
+            table.add_row(Text(cid), Text("…", style="dim"), Text("checking…"), key=cid)
+        yield table
+        yield Static(id="check-detail", markup=False)
+        yield Static(id="checks-status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        self.run_all()
+
+    # --- workers ------------------------------------------------------------------------
+
+    def explain(self, exc: Exception) -> str:
+        if isinstance(exc, ValueError | RuntimeError | OSError):
+            return self.session.redact(str(exc))
+        self.session.log.write(traceback.format_exc())
+        return f"internal error ({type(exc).__name__}); the details are in .wizard/logs/"
+
+    @work(thread=True, exit_on_error=False, group="checks")
+    def run_all(self) -> None:
+        from wizard.steps import prereqs
+
+        def arrived(check: Check) -> None:
+            self.post_message(CheckDone(check))
+
+        try:
+            plan = prereqs.plan(self.session, dict(self.decisions), False, on_result=arrived)
+        except Exception as exc:
+            self.post_message(ChecksDone(None, self.explain(exc)))
+        else:
+            self.post_message(ChecksDone(plan))
+
+    @work(thread=True, exit_on_error=False, group="checks")
+    def run_one(self, plan: Plan, cid: str) -> None:
+        from wizard.steps import prereqs
+
+        try:
+            check = prereqs.rerun(self.session, plan, cid, dict(self.decisions))
+        except Exception as exc:
+            self.post_message(ChecksDone(None, self.explain(exc)))
+        else:
+            self.post_message(CheckDone(check))
+            self.post_message(ChecksDone(plan))
+
+    @work(thread=True, exit_on_error=False, group="checks")
+    def run_record(self, plan: Plan) -> None:
+        try:
+            self.session.apply(plan)
+        except Exception as exc:
+            self.post_message(Recorded(self.explain(exc)))
+        else:
+            self.post_message(Recorded())
+
+    # --- results ------------------------------------------------------------------------
+
+    def say(self, message: str) -> None:
+        self.query_one("#checks-status", Static).update(message)
+
+    @on(CheckDone)
+    def check_done(self, message: CheckDone) -> None:
+        check = message.check
+        self.results[check.id] = check
+        verdict = check.verdict + (" (overridden)" if check.overridden else "")
+        table = self.query_one(DataTable)
+        table.update_cell(check.id, "verdict", Text(verdict, style=VERDICT_STYLE[check.verdict]))
+        table.update_cell(check.id, "finding", Text(self.session.redact(check.finding)))
+        self.show_detail()
+
+    @on(ChecksDone)
+    def checks_done(self, message: ChecksDone) -> None:
+        self.busy = False
+        if message.plan is None:
+            self.say(message.error)
+            return
+        self.plan = message.plan
+        blocking = checks_failure(self.plan.checks)
+        warned = sum(c.verdict == "warn" for c in self.plan.checks)
+        if blocking:
+            self.say(
+                "Failing checks block continuing: fix them and rerun (r / ctrl+r), or override "
+                "one you have dealt with another way (o)."
+            )
+        else:
+            note = f" ({warned} warning(s))" if warned else ""
+            self.say(f"Nothing blocks{note}: ctrl+s records the checks and continues.")
+
+    @on(DataTable.RowHighlighted)
+    def show_detail(self) -> None:
+        cid = self.selected()
+        check = self.results.get(cid) if cid else None
+        detail = self.query_one("#check-detail", Static)
+        if check is None:
+            detail.update(f"{cid}: still checking…" if cid else "")
+            return
+        text = f"{check.id}: {check.finding}"
+        if check.fix:
+            text += f"\nfix: {check.fix}"
+        detail.update(self.session.redact(text))
+
+    def selected(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return str(key.value) if key.value is not None else None
+
+    # --- actions ------------------------------------------------------------------------
+
+    def action_rerun_all(self) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        self.say("Checking…")
+        self.run_all()
+
+    def action_rerun_one(self) -> None:
+        cid = self.selected()
+        if self.busy or self.plan is None or cid is None:
+            return
+        self.busy = True
+        self.say(f"Checking {cid} again…")
+        self.run_one(self.plan, cid)
+
+    def action_override(self) -> None:
+        cid = self.selected()
+        check = self.results.get(cid) if cid else None
+        if self.busy or self.plan is None or check is None or check.verdict != "fail":
+            self.say("Only a failing check can be overridden.")
+            return
+        question = (
+            f"Go on although {check.id} fails?\n\n{check.finding}\n\nThe override is recorded "
+            "in the ledger."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.plan is not None:
+                self.decisions[f"override:{check.id}"] = "yes"
+                self.busy = True
+                self.run_one(self.plan, check.id)
+
+        self.app.push_screen(ConfirmDialog(self.session.redact(question), yes="Override"), answered)
+
+    def action_record(self) -> None:
+        if self.busy or self.plan is None:
+            return
+        problem = checks_failure(self.plan.checks)
+        if problem:
+            self.say(self.session.redact(problem))
+            return
+        self.busy = True
+        self.run_record(self.plan)
+
+    @on(Recorded)
+    def recorded(self, message: Recorded) -> None:
+        self.busy = False
+        if message.error:
+            self.say(message.error)
+            return
+        self.dismiss("checks recorded")
+
+    def action_back(self) -> None:
+        if self.busy:
+            self.say("Still checking; one moment.")
+            return
+        self.dismiss(None)
