@@ -497,3 +497,55 @@ def test_tui_plans_shows_the_summary_and_asks_for_the_word(
     assert RDS_PASSWORD not in seen["preview"]
     assert "'yes' does not confirm it; nothing was changed." in seen["refused"]
     assert (repo / "terraform" / "terraform.tfstate").read_bytes() == state_before
+
+
+def test_tui_offers_choices_from_aws(aws: dict[str, str], tmp_path: Path) -> None:
+    """f6 on the director security group lists the account's groups; picking one saves it."""
+    import asyncio
+
+    from snapshot_apps.repos import form_ready, make_repo, open_app, settle
+    from textual.widgets import Input, OptionList
+
+    from screens.choices import ChoicesDialog
+    from screens.field_row import input_id
+
+    answers = stack_answers(aws)
+    del answers["terraform"]["director_security_group_id"]
+    repo = make_repo(tmp_path / "secure-config", answers)
+    app = open_app(repo)
+    seen: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await form_ready(pilot)
+            await settle(pilot)
+            steps = pilot.app.screen.query_one("#steps", OptionList)
+            steps.focus()
+            steps.highlighted = steps.get_option_index("terraform")
+            await pilot.press("enter")
+            await settle(pilot)
+            field = pilot.app.screen.query_one(
+                f"#{input_id('terraform.director_security_group_id')}", Input
+            )
+            field.focus()
+            await pilot.press("f6")
+            await settle(pilot)
+            dialog = pilot.app.screen
+            assert isinstance(dialog, ChoicesDialog)
+            options = dialog.query_one(OptionList)
+            seen["offered"] = [
+                options.get_option_at_index(i).id for i in range(options.option_count)
+            ]
+            options.highlighted = seen["offered"].index(aws["director_sg"])
+            await pilot.press("enter")
+            await settle(pilot)
+            seen["value"] = field.value
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.session.close()
+    assert aws["director_sg"] in seen["offered"]
+    assert seen["value"] == aws["director_sg"]
+    saved = yamlio.load_data(repo / ".wizard" / "answers.yml")
+    assert saved["terraform"]["director_security_group_id"] == aws["director_sg"]
