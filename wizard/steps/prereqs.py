@@ -387,11 +387,41 @@ TOOLS: dict[str, list[str]] = {
 }
 
 
+def _ansible_core_version(script: str) -> str | None:
+    """ansible-core's version as the interpreter of ``script`` sees it: the package metadata,
+    read in a few milliseconds, where ``ansible-playbook --version`` loads all of ansible."""
+    try:
+        with open(script, "rb") as handle:
+            first = handle.readline(512).decode("utf-8", "replace")
+    except OSError:
+        return None
+    if not first.startswith("#!"):
+        return None
+    interpreter = first[2:].split()
+    probe = "from importlib.metadata import version; print(version('ansible-core'))"
+    try:
+        result = subprocess.run(
+            [*interpreter, "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=TOOL_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = _VERSION.search(result.stdout) if result.returncode == 0 else None
+    return match[1] if match else None
+
+
 def tool_version(name: str) -> str | None:
     """``name``'s version (or "found" when it prints none); None when it is not on PATH."""
     found = shutil.which(name)
     if found is None:
         return None
+    if name == "ansible-playbook":
+        quick = _ansible_core_version(found)
+        if quick:
+            return quick
     try:
         result = subprocess.run(
             [found, *TOOLS[name]],
