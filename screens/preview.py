@@ -61,9 +61,21 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def outcome(plan: Plan) -> str:
+# Terraform outputs worth showing once the stack is applied (the rest is in the ledger).
+SHOWN_OUTPUTS = (
+    "rds_host_name",
+    "elasticsearch_learners_host",
+    "analytics_instance_public_ips",
+    "insights_host",
+)
+
+
+def outcome(plan: Plan, outputs: dict[str, object] | None = None) -> str:
     """What carrying out ``plan`` did, in a few words."""
     parts = []
+    if plan.step == "terraform":
+        shown = [f"{k} = {outputs[k]}" for k in SHOWN_OUTPUTS if outputs and outputs.get(k)]
+        return "applied" + ("; " + "; ".join(shown) if shown else "")
     if plan.pending:
         parts.append(f"wrote {count(len(plan.pending), 'file')}")
     if plan.statements:
@@ -144,11 +156,11 @@ class PreviewScreen(Screen[str | None]):
 
         plan.progress = progress
         try:
-            self.session.apply(plan)
+            outputs = self.session.apply(plan)
         except Exception as exc:
             self.post_message(Failed(self.explain(exc)))
         else:
-            self.post_message(Written(outcome(plan)))
+            self.post_message(Written(self.session.redact(outcome(plan, outputs))))
 
     # --- planning ---------------------------------------------------------------------
 

@@ -452,8 +452,9 @@ def test_tui_plans_shows_the_summary_and_asks_for_the_word(
 
     repo = tmp_path / "secure-config"
     shutil.copytree(stack["repo"], repo, symlinks=True)
-    answers = stack_answers(aws)
-    with open_session(repo, answers) as session:
+    # The copy keeps the answers the stack was last applied with (a replacement test may
+    # already have raised the iteration); one more forces a replacement.
+    with Session.open(repo, command="test") as session:
         iteration = session.resolved.get("terraform.instance_iteration")
         session.merge_answers({"terraform.instance_iteration": iteration + 1}, "test")
     state_before = (repo / "terraform" / "terraform.tfstate").read_bytes()
@@ -549,3 +550,48 @@ def test_tui_offers_choices_from_aws(aws: dict[str, str], tmp_path: Path) -> Non
     assert seen["value"] == aws["director_sg"]
     saved = yamlio.load_data(repo / ".wizard" / "answers.yml")
     assert saved["terraform"]["director_security_group_id"] == aws["director_sg"]
+
+
+def test_tui_apply_shows_the_outputs(
+    stack: dict[str, Any], aws: dict[str, str], tmp_path: Path
+) -> None:
+    """Plan with nothing to change, apply from the preview: the form shows the key outputs."""
+    import asyncio
+
+    from snapshot_apps.repos import form_ready, open_app, settle
+    from textual.widgets import OptionList, Static
+
+    from screens.main import MainScreen
+
+    repo = tmp_path / "secure-config"
+    shutil.copytree(stack["repo"], repo, symlinks=True)
+    app = open_app(repo)
+    seen: dict[str, str] = {}
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await form_ready(pilot)
+            await settle(pilot)
+            steps = pilot.app.screen.query_one("#steps", OptionList)
+            steps.focus()
+            steps.highlighted = steps.get_option_index("terraform")
+            await pilot.press("enter")
+            await settle(pilot)
+            await pilot.press("ctrl+p")
+            await settle(pilot)
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            await pilot.press("y")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, MainScreen)
+            seen["message"] = str(
+                pilot.app.screen.query_one("#terraform #form-message", Static).render()
+            )
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.session.close()
+    outputs = yamlio.load_data(repo / ".wizard" / "state.yml")["steps"]["terraform"]["outputs"]
+    assert f"rds_host_name = {outputs['rds_host_name']}" in seen["message"], seen["message"]
+    assert RDS_PASSWORD not in seen["message"]
