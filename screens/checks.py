@@ -138,8 +138,10 @@ class ChecksScreen(Screen[str | None]):
         self.results[check.id] = check
         verdict = check.verdict + (" (overridden)" if check.overridden else "")
         table = self.query_one(DataTable)
-        table.update_cell(check.id, "verdict", Text(verdict, style=VERDICT_STYLE[check.verdict]))
-        table.update_cell(check.id, "finding", Text(self.session.redact(check.finding)))
+        style = VERDICT_STYLE[check.verdict]
+        table.update_cell(check.id, "verdict", Text(verdict, style=style), update_width=True)
+        finding = Text(self.session.redact(check.finding))
+        table.update_cell(check.id, "finding", finding, update_width=True)
         self.show_detail()
 
     @on(ChecksDone)

@@ -89,3 +89,22 @@ class TestPreview:
         hand_edit(repo, "EDXAPP_CONTACT_EMAIL", "admin@acme.test")
         hand_edit(repo, "COMMON_MYSQL_MIGRATE_PASS", "Hand-typed-S3cret-4411")
         assert snap_compare(wizard(repo), run_before=keys("ctrl+p"))
+
+
+class TestChecks:
+    def test_passing_warning_and_failing_rows(self, snap_compare, wizard, repo: Path) -> None:
+        """Each check's verdict; the failing row's finding and fix under the table."""
+        from snapshot_apps.checks import FixedChecksScreen
+
+        make_repo(repo, fixed_answers())
+        app = wizard(repo)
+
+        async def run_before(pilot: Pilot[None]) -> None:
+            await form_ready(pilot)
+            steady_cursor(pilot.app)
+            await pilot.app.push_screen(FixedChecksScreen(pilot.app.session))
+            await settle(pilot)
+            await pilot.press("down", "down")  # to aws.tracking_logs
+            await pilot.pause()
+
+        assert snap_compare(app, run_before=run_before)
