@@ -96,9 +96,9 @@ def cli_env(**extra: str) -> dict[str, str]:
 def run_cli(
     *args: str | Path, cwd: Path | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """The real console entry point in a subprocess (``python -m wizard``)."""
+    """The real console entry point in a subprocess (``python -m screens``)."""
     return subprocess.run(
-        [sys.executable, "-m", "wizard", *map(str, args)],
+        [sys.executable, "-m", "screens", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -62,10 +62,10 @@ def test_the_screens_package_and_entry_load_no_textual() -> None:
 
 
 def test_the_cli_entry_loads_none() -> None:
-    """``python -m wizard`` (the console script's path) on a headless command."""
+    """``python -m screens`` (the console script's path) on a headless command."""
     for args in (["--version"], ["answers-template"], ["status", "/nonexistent/secure-config"]):
         result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "wizard", *args],
+            [sys.executable, "-X", "importtime", "-m", "screens", *args],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -80,3 +80,27 @@ def test_the_cli_entry_loads_none() -> None:
         }
         assert "wizard" in imported, args
         assert imported.isdisjoint(HEAVY), (args, sorted(imported & set(HEAVY)))
+
+
+def test_python_m_wizard_runs_headless_commands_and_never_the_tui(tmp_path) -> None:
+    """The core's own entry point: headless commands work; the TUI is the console script's."""
+    version = subprocess.run(
+        [sys.executable, "-m", "wizard", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=cli_env(),
+        timeout=120,
+    )
+    assert version.returncode == 0 and version.stdout.startswith("analytics-wizard ")
+    tui = subprocess.run(
+        [sys.executable, "-m", "wizard", str(tmp_path / "secure-config")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=cli_env(),
+        timeout=120,
+    )
+    assert tui.returncode == 2
+    assert "headless commands only" in tui.stderr and "analytics-wizard" in tui.stderr
+    assert "Traceback" not in tui.stderr

@@ -93,7 +93,7 @@ def mode_of(path: Path) -> int:
 def start_run(answers: Path, repo: Path, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
-            *(sys.executable, "-m", "wizard", "run", "--answers", str(answers), str(repo)),
+            *(sys.executable, "-m", "screens", "run", "--answers", str(answers), str(repo)),
             *("--only", "files"),
         ],
         stdout=subprocess.DEVNULL,

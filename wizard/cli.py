@@ -156,7 +156,11 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
             headless.say_error("the Jenkins tunnel is not available in this version yet")
             return EXIT_USAGE
         if open_tui is None:
-            headless.say_error("the interactive wizard is not installed; use 'run --answers FILE'")
+            headless.say_error(
+                "this entry point runs the headless commands only",
+                "open the interactive wizard with 'analytics-wizard' (or 'python -m screens'), "
+                "or use 'run --answers FILE'",
+            )
             return EXIT_USAGE
         return headless.guarded(lambda: open_tui(Path(args.secure_repo)))
     except KeyboardInterrupt:
