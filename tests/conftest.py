@@ -7,14 +7,16 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import moto_service
 import pytest
-from moto_service import Moto
 
 from wizard import yamlio
-from wizard.aws import Aws, Target
+
+if TYPE_CHECKING:
+    from moto_service import Moto
+
+    from wizard.aws import Aws
 
 # Under CI, tests skipped because terraform (or another required tool) is missing fail the run.
 pytest_plugins = ["ci_required"]
@@ -115,6 +117,8 @@ def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 @pytest.fixture(scope="module")
 def moto() -> Iterator[Moto]:
     """A moto server on 127.0.0.1 for the module's tests (reset them with ``moto.reset()``)."""
+    import moto_service
+
     server = moto_service.start()
     yield server
     server.stop()
@@ -123,6 +127,10 @@ def moto() -> Iterator[Moto]:
 @pytest.fixture
 def aws(moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Aws:
     """The AWS adapter on a fresh moto, through a named profile in a private config file."""
+    import moto_service
+
+    from wizard.aws import Aws, Target
+
     moto.reset()
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
