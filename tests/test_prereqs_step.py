@@ -522,8 +522,8 @@ def test_tui_checks_fill_in_block_on_failure_and_continue_after_an_override(
     """The live table gets a verdict per check; a failure blocks ctrl+s until overridden."""
     import asyncio
 
-    from snapshot_apps.repos import form_ready, make_repo, open_app, settle
-    from textual.widgets import DataTable, OptionList, Static
+    from snapshot_apps.repos import choose_step, form_ready, make_repo, open_app, settle
+    from textual.widgets import DataTable, Static
 
     from screens.checks import ChecksScreen
     from screens.main import MainScreen
@@ -543,11 +543,7 @@ def test_tui_checks_fill_in_block_on_failure_and_continue_after_an_override(
         async with app.run_test(size=(120, 40)) as pilot:
             await form_ready(pilot)
             await settle(pilot)
-            steps_list = pilot.app.screen.query_one("#steps", OptionList)
-            steps_list.focus()
-            steps_list.highlighted = steps_list.get_option_index("prereqs")
-            await pilot.press("enter")
-            await settle(pilot)
+            await choose_step(pilot, "prereqs")
             await pilot.press("ctrl+p")
             await settle(pilot)
             screen = pilot.app.screen

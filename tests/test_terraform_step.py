@@ -444,8 +444,8 @@ def test_tui_plans_shows_the_summary_and_asks_for_the_word(
     """Form → plan summary → a replacement asks for the word → a wrong word changes nothing."""
     import asyncio
 
-    from snapshot_apps.repos import form_ready, open_app, settle
-    from textual.widgets import Input, OptionList, Static
+    from snapshot_apps.repos import choose_step, form_ready, open_app, settle
+    from textual.widgets import Input, Static
 
     from screens.confirm import WordDialog
     from screens.preview import PreviewScreen
@@ -468,11 +468,7 @@ def test_tui_plans_shows_the_summary_and_asks_for_the_word(
         async with app.run_test(size=(100, 40)) as pilot:
             await form_ready(pilot)
             await settle(pilot)
-            steps = pilot.app.screen.query_one("#steps", OptionList)
-            steps.focus()
-            steps.highlighted = steps.get_option_index("terraform")
-            await pilot.press("enter")
-            await settle(pilot)
+            await choose_step(pilot, "terraform")
             await pilot.press("ctrl+p")  # terraform plan, in a worker
             await settle(pilot)
             assert isinstance(pilot.app.screen, PreviewScreen), screen_text(pilot)
@@ -504,7 +500,7 @@ def test_tui_offers_choices_from_aws(aws: dict[str, str], tmp_path: Path) -> Non
     """f6 on the director security group lists the account's groups; picking one saves it."""
     import asyncio
 
-    from snapshot_apps.repos import form_ready, make_repo, open_app, settle
+    from snapshot_apps.repos import choose_step, form_ready, make_repo, open_app, settle
     from textual.widgets import Input, OptionList
 
     from screens.choices import ChoicesDialog
@@ -520,11 +516,7 @@ def test_tui_offers_choices_from_aws(aws: dict[str, str], tmp_path: Path) -> Non
         async with app.run_test(size=(100, 40)) as pilot:
             await form_ready(pilot)
             await settle(pilot)
-            steps = pilot.app.screen.query_one("#steps", OptionList)
-            steps.focus()
-            steps.highlighted = steps.get_option_index("terraform")
-            await pilot.press("enter")
-            await settle(pilot)
+            await choose_step(pilot, "terraform")
             field = pilot.app.screen.query_one(
                 f"#{input_id('terraform.director_security_group_id')}", Input
             )
@@ -558,8 +550,8 @@ def test_tui_apply_shows_the_outputs(
     """Plan with nothing to change, apply from the preview: the form shows the key outputs."""
     import asyncio
 
-    from snapshot_apps.repos import form_ready, open_app, settle
-    from textual.widgets import OptionList, Static
+    from snapshot_apps.repos import choose_step, form_ready, open_app, settle
+    from textual.widgets import Static
 
     from screens.main import MainScreen
 
@@ -572,11 +564,7 @@ def test_tui_apply_shows_the_outputs(
         async with app.run_test(size=(120, 40)) as pilot:
             await form_ready(pilot)
             await settle(pilot)
-            steps = pilot.app.screen.query_one("#steps", OptionList)
-            steps.focus()
-            steps.highlighted = steps.get_option_index("terraform")
-            await pilot.press("enter")
-            await settle(pilot)
+            await choose_step(pilot, "terraform")
             await pilot.press("ctrl+p")
             await settle(pilot)
             await pilot.press("ctrl+s")

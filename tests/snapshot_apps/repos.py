@@ -12,7 +12,7 @@ from typing import Any
 
 from conftest import complete_answers
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 from screens.app import WizardApp
 from screens.field_row import FieldRow
@@ -86,3 +86,12 @@ def steady_cursor(app: WizardApp) -> None:
     """A blinking cursor would make a snapshot depend on when it is taken."""
     for widget in app.screen.query(Input):
         widget.cursor_blink = False
+
+
+async def choose_step(pilot: Pilot[None], name: str) -> None:
+    """Select step ``name`` in the sidebar from the keyboard, then wait for its form."""
+    steps = pilot.app.screen.query_one("#steps", OptionList)
+    steps.focus()
+    steps.highlighted = steps.get_option_index(name)
+    await pilot.press("enter")
+    await settle(pilot)
