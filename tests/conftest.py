@@ -14,6 +14,7 @@ import pytest
 from wizard import yamlio
 
 if TYPE_CHECKING:
+    import services
     from moto_service import Moto
 
     from wizard.aws import Aws
@@ -112,6 +113,34 @@ def run_cli(
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.MariaDB]:
+    """One throwaway MariaDB for the whole run (tests reset it through ``db``)."""
+    import services
+
+    yield from services.mariadb_service(tmp_path_factory.mktemp("mariadb"))
+
+
+@pytest.fixture(scope="session")
+def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.SSHD]:
+    """One second sshd on 127.0.0.1 for the whole run."""
+    import services
+
+    yield from services.sshd_service(tmp_path_factory.mktemp("sshd"))
+
+
+@pytest.fixture
+def db(mariadb_server: services.MariaDB) -> Iterator[services.MariaDB]:
+    """The MariaDB, running and without anything an earlier test created."""
+    if mariadb_server.process is None:
+        mariadb_server.start()
+    mariadb_server.reset()
+    yield mariadb_server
+    if mariadb_server.process is None:
+        mariadb_server.start()
+    mariadb_server.reset()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,31 +28,6 @@ from wizard.steps import database as database_step
 ANALYTICS_PW = "an'al\"y\\tics%#{{pw}}ü😀-x"
 READONLY_PW = "r0'\"\\%#{% raw %}ßü😀"
 DATABASES = ("dashboard", "analytics-api", "reports")
-
-
-# --- services -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.MariaDB]:
-    yield from services.mariadb_service(tmp_path_factory.mktemp("mariadb"))
-
-
-@pytest.fixture(scope="session")
-def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.SSHD]:
-    yield from services.sshd_service(tmp_path_factory.mktemp("sshd"))
-
-
-@pytest.fixture
-def db(mariadb_server: services.MariaDB) -> Iterator[services.MariaDB]:
-    """The MariaDB, running and without anything an earlier test created."""
-    if mariadb_server.process is None:
-        mariadb_server.start()
-    mariadb_server.reset()
-    yield mariadb_server
-    if mariadb_server.process is None:
-        mariadb_server.start()
-    mariadb_server.reset()
 
 
 # --- helpers ------------------------------------------------------------------------------

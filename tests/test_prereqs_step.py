@@ -34,21 +34,11 @@ VENV_BIN = str(Path(sys.executable).parent)
 # --- services -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def edxapp_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.MariaDB]:
-    yield from services.mariadb_service(tmp_path_factory.mktemp("edxapp-mariadb"))
-
-
 @pytest.fixture
-def db(edxapp_db: services.MariaDB) -> Iterator[services.MariaDB]:
-    if edxapp_db.process is None:
-        edxapp_db.start()
-    edxapp_db.reset()
-    edxapp_db.sql("CREATE DATABASE edxapp")
-    yield edxapp_db
-    if edxapp_db.process is None:
-        edxapp_db.start()
-    edxapp_db.reset()
+def db(db: services.MariaDB) -> services.MariaDB:
+    """The shared MariaDB as an edxapp server: it has an ``edxapp`` database."""
+    db.sql("CREATE DATABASE edxapp")
+    return db
 
 
 class LMS(http.server.BaseHTTPRequestHandler):

@@ -4,7 +4,6 @@ with passwords masked, run it with live progress, and find the users in place af
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,9 @@ from screens.preview import PreviewScreen
 ANALYTICS_PW = "Tui'db\"pw#%{{x}}ü-1"
 
 
-@pytest.fixture(scope="module")
-def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.MariaDB]:
-    yield from services.mariadb_service(tmp_path_factory.mktemp("tui-mariadb"))
+@pytest.fixture
+def mariadb(db: services.MariaDB) -> services.MariaDB:
+    return db
 
 
 def db_repo(path: Path, server: services.MariaDB) -> Path:
