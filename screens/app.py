@@ -14,8 +14,7 @@ from rich.text import Text
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from wizard import assets
-from wizard.cli import EXIT_INTERNAL, EXIT_OK
+from wizard import assets, exit_codes
 from wizard.engine import Session
 
 from .main import MainScreen
@@ -44,18 +43,20 @@ class WizardApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, initial: str | None = None) -> None:
         super().__init__(css_path=assets.path("wizard.tcss"))
         self.session = session
+        self.initial = initial
         self.sub_title = session.repo.name
 
     def get_default_screen(self) -> MainScreen:
-        self.main_screen = MainScreen(self.session)
+        self.main_screen = MainScreen(self.session, self.initial)
         return self.main_screen
 
     def _handle_exception(self, error: Exception) -> None:
         # Textual would print a traceback with local variables, and a local may hold a password
         # being typed: the run log (which masks secrets) gets the traceback without locals.
+        # Textual (8.x) has no public hook for an unhandled exception, hence this override.
         self.session.log.write("".join(traceback.format_exception(error)))
         super()._handle_exception(InternalError(error))
 
@@ -73,4 +74,4 @@ def run_app(repo: Path) -> int:
         app.run()
     finally:
         session.close()
-    return EXIT_OK if not app.return_code else EXIT_INTERNAL
+    return exit_codes.OK if not app.return_code else exit_codes.INTERNAL

@@ -1,5 +1,6 @@
-"""The prerequisite checks, live: a row per check filling in as each finishes, its finding and fix
-under the table, rerun one or all, override a failure, and continue when nothing blocks.
+"""A step whose plan is a list of checks (the prerequisites), live: a row per check filling in as
+each finishes, its finding and fix under the table, rerun one or all, override a failure (when
+the step allows it), and continue when nothing blocks.
 
 The checks run in a thread worker; each result arrives as a message (the worker never touches a
 widget).
@@ -7,7 +8,6 @@ widget).
 
 from __future__ import annotations
 
-import traceback
 from typing import ClassVar
 
 from rich.text import Text
@@ -18,11 +18,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from wizard.context import Event, RunContext
 from wizard.engine import Session
-from wizard.steps import Check, Plan
-from wizard.steps.base import checks_failure
+from wizard.steps import Check, Plan, Step, by_name
+from wizard.steps.base import OVERRIDE, checks_failure
 
 from .confirm import ConfirmDialog
+from .problems import explained
 
 VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
 
@@ -56,24 +58,24 @@ class ChecksScreen(Screen[str | None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, step: Step) -> None:
         super().__init__()
         self.session = session
+        self.step = step
         self.plan: Plan | None = None
         self.results: dict[str, Check] = {}
         self.decisions: dict[str, str] = {}
         self.busy = False
 
     def compose(self) -> ComposeResult:
-        from wizard.steps.prereqs import IDS
-
         yield Header()
-        yield Static(Text("Prerequisites · checks", style="bold"), id="checks-heading")
+        title = by_name(self.step.name).title
+        yield Static(Text(f"{title} · checks", style="bold"), id="checks-heading")
         table: DataTable[Text] = DataTable(id="checks", cursor_type="row", zebra_stripes=True)
         table.add_column("check", key="check")
         table.add_column("verdict", key="verdict")
         table.add_column("finding", key="finding")
-        for cid in IDS:
+        for cid in self.step.checks:
             table.add_row(Text(cid), Text("…", style="dim"), Text("checking…"), key=cid)
         yield table
         yield Static(id="check-detail", markup=False)
@@ -82,38 +84,35 @@ class ChecksScreen(Screen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
+        self.busy = True  # until the first run is over: no second run, no leaving mid-way
         self.run_all()
 
     # --- workers ------------------------------------------------------------------------
 
-    def explain(self, exc: Exception) -> str:
-        if isinstance(exc, ValueError | RuntimeError | OSError):
-            return self.session.redact(str(exc))
-        self.session.log.write(traceback.format_exc())
-        return f"internal error ({type(exc).__name__}); the details are in .wizard/logs/"
+    def context(self) -> RunContext:
+        """Each check's result is posted as it arrives (a handful: one message each)."""
+
+        def arrived(event: Event) -> None:
+            if event.kind == "check":
+                self.post_message(CheckDone(event.data["check"]))
+
+        return RunContext(on_event=arrived)
 
     @work(thread=True, exit_on_error=False, group="checks")
     def run_all(self) -> None:
-        from wizard.steps import prereqs
-
-        def arrived(check: Check) -> None:
-            self.post_message(CheckDone(check))
-
         try:
-            plan = prereqs.plan(self.session, dict(self.decisions), False, on_result=arrived)
+            plan = self.session.plan(self.step.name, dict(self.decisions), False, self.context())
         except Exception as exc:
-            self.post_message(ChecksDone(None, self.explain(exc)))
+            self.post_message(ChecksDone(None, explained(self.session, exc)))
         else:
             self.post_message(ChecksDone(plan))
 
     @work(thread=True, exit_on_error=False, group="checks")
     def run_one(self, plan: Plan, cid: str) -> None:
-        from wizard.steps import prereqs
-
         try:
-            check = prereqs.rerun(self.session, plan, cid, dict(self.decisions))
+            check = self.session.recheck(plan, cid, dict(self.decisions))
         except Exception as exc:
-            self.post_message(ChecksDone(None, self.explain(exc)))
+            self.post_message(ChecksDone(None, explained(self.session, exc)))
         else:
             self.post_message(CheckDone(check))
             self.post_message(ChecksDone(plan))
@@ -123,7 +122,7 @@ class ChecksScreen(Screen[str | None]):
         try:
             self.session.apply(plan)
         except Exception as exc:
-            self.post_message(Recorded(self.explain(exc)))
+            self.post_message(Recorded(explained(self.session, exc)))
         else:
             self.post_message(Recorded())
 
@@ -154,10 +153,12 @@ class ChecksScreen(Screen[str | None]):
         blocking = checks_failure(self.plan.checks)
         warned = sum(c.verdict == "warn" for c in self.plan.checks)
         if blocking:
-            self.say(
-                "Failing checks block continuing: fix them and rerun (r / ctrl+r), or override "
-                "one you have dealt with another way (o)."
+            override = (
+                ", or override one you have dealt with another way (o)"
+                if self.step.overridable
+                else ""
             )
+            self.say(f"Failing checks block continuing: fix them and rerun (r / ctrl+r){override}.")
         else:
             note = f" ({warned} warning(s))" if warned else ""
             self.say(f"Nothing blocks{note}: ctrl+s records the checks and continues.")
@@ -202,6 +203,9 @@ class ChecksScreen(Screen[str | None]):
     def action_override(self) -> None:
         cid = self.selected()
         check = self.results.get(cid) if cid else None
+        if not self.step.overridable:
+            self.say("These checks cannot be overridden: fix what they report.")
+            return
         if self.busy or self.plan is None or check is None or check.verdict != "fail":
             self.say("Only a failing check can be overridden.")
             return
@@ -212,7 +216,7 @@ class ChecksScreen(Screen[str | None]):
 
         def answered(yes: bool | None) -> None:
             if yes and self.plan is not None:
-                self.decisions[f"override:{check.id}"] = "yes"
+                self.decisions[OVERRIDE + check.id] = "yes"
                 self.busy = True
                 self.run_one(self.plan, check.id)
 
@@ -234,7 +238,8 @@ class ChecksScreen(Screen[str | None]):
         if message.error:
             self.say(message.error)
             return
-        self.dismiss("checks recorded")
+        assert self.plan is not None
+        self.dismiss(self.step.outcome(self.plan, self.plan.outputs))
 
     def action_back(self) -> None:
         if self.busy:

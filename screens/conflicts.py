@@ -11,7 +11,7 @@ from textual.widgets import RadioButton, RadioSet, Static
 
 from wizard.redact import MASK
 from wizard.steps import Conflict
-from wizard.steps.files import KEEP, OVERWRITE
+from wizard.steps.base import KEEP, OVERWRITE
 
 
 class ConflictChoice(Vertical):

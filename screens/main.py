@@ -1,4 +1,8 @@
-"""The main screen: the step list beside the selected step, with key bindings in the footer."""
+"""The main screen: the step list beside the selected step, with key bindings in the footer.
+
+It knows no step by name: every available step gets the form its declaration describes, and
+its preview is the screen its declared view asks for.
+"""
 
 from __future__ import annotations
 
@@ -15,23 +19,11 @@ from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, OptionList, Static
 
 from wizard.engine import DONE, UNAVAILABLE, Session, StepStatus
-from wizard.steps import by_name
+from wizard.steps import STEPS, by_name
 
-from .database_form import DatabaseForm
-from .files_form import FilesForm, StepForm
-from .prereqs_form import PrereqsForm
 from .sidebar import STATES, StepList
+from .step_form import StepForm, form_class
 from .summary import StepSummary
-from .terraform_form import TerraformForm
-
-FILES = "files"
-# Steps with a form of their own here; the others show their summary.
-FORMS: dict[str, type[StepForm]] = {
-    "files": FilesForm,
-    "prereqs": PrereqsForm,
-    "terraform": TerraformForm,
-    "database": DatabaseForm,
-}
 
 
 class StatesChecked(Message):
@@ -40,20 +32,29 @@ class StatesChecked(Message):
         self.statuses = statuses
 
 
+def first_step_to_do(session: Session) -> str:
+    """The first available step the ledger does not record as done (the last one if all are)."""
+    available = [step.name for step in STEPS if step.available]
+    for name in available:
+        record = session.ledger.steps.get(name)
+        if record is None or record.status != DONE:
+            return name
+    return available[-1]
+
+
 class MainScreen(Screen[None]):
     AUTO_FOCUS = ""  # the first field gets focus once the form is there, not the step list
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+p", "preview", "Preview"),
         Binding("ctrl+t", "toggle_secrets", "Secrets"),
-        Binding("f5", "test_connection", "Test connection"),
         Binding("f2", "focus_steps", "Steps"),
     ]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, initial: str | None = None) -> None:
         super().__init__()
         self.session = session
         self.statuses: dict[str, StepStatus] = {}
-        self.selected = FILES
+        self.selected = initial or first_step_to_do(session)
         self.checking = self.check_again = False
 
     def compose(self) -> ComposeResult:
@@ -62,17 +63,19 @@ class MainScreen(Screen[None]):
             yield StepList()
             with Vertical(id="step"):
                 yield Static(id="step-heading")
-                with ContentSwitcher(initial=FILES, id="step-view"):
-                    for name, form in FORMS.items():
-                        if by_name(name).available:
-                            yield form(self.session, id=name)
+                initial = self.selected if self.has_form(self.selected) else "summary"
+                with ContentSwitcher(initial=initial, id="step-view"):
+                    for info in STEPS:
+                        if info.available:
+                            step = info.load()
+                            yield form_class(step)(self.session, step)
                     yield StepSummary(id="summary")
         yield Footer()
 
     def on_mount(self) -> None:
         steps = self.query_one(StepList)
-        steps.highlighted = steps.get_option_index(FILES)
-        self.show_step(FILES)
+        steps.highlighted = steps.get_option_index(self.selected)
+        self.show_step(self.selected)
         self.refresh_states()
 
     @on(StepForm.Ready)
@@ -81,13 +84,14 @@ class MainScreen(Screen[None]):
             self.form.query_one(Input).focus()
 
     @property
-    def form(self) -> StepForm:
-        """The selected step's form (the files form while another step is shown)."""
-        name = self.selected if self.has_form(self.selected) else FILES
-        return self.query_one(f"#{name}", StepForm)
+    def form(self) -> StepForm | None:
+        """The selected step's form (None for a step without one)."""
+        if not self.has_form(self.selected):
+            return None
+        return self.query_one(f"#{self.selected}", StepForm)
 
     def has_form(self, name: str) -> bool:
-        return name in FORMS and by_name(name).available
+        return by_name(name).available
 
     # --- steps ------------------------------------------------------------------------
 
@@ -153,8 +157,9 @@ class MainScreen(Screen[None]):
 
     @on(OptionList.OptionSelected, "#steps")
     def step_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id is not None and self.has_form(event.option.id):
-            inputs = self.form.query(Input)
+        form = self.form
+        if event.option.id is not None and form is not None:
+            inputs = form.query(Input)
             if inputs:
                 inputs.first().focus()
 
@@ -166,26 +171,23 @@ class MainScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("preview", "toggle_secrets"):
-            return self.has_form(self.selected)
-        if action == "test_connection":
-            return self.selected == "database" and self.has_form("database")
+            return self.form is not None
         return True
 
     def action_focus_steps(self) -> None:
         self.query_one(StepList).focus()
 
-    def action_test_connection(self) -> None:
-        form = self.form
-        if isinstance(form, DatabaseForm):
-            form.test_connection()
-
     def action_toggle_secrets(self) -> None:
-        shown = self.form.toggle_secrets()
-        self.form.say("Secrets are shown; ctrl+t hides them." if shown else "Secrets are hidden.")
+        form = self.form
+        if form is not None:
+            shown = form.toggle_secrets()
+            form.say("Secrets are shown; ctrl+t hides them." if shown else "Secrets are hidden.")
 
     @on(Button.Pressed, "#preview-button")
     def action_preview(self) -> None:
         form = self.form
+        if form is None:
+            return
         form.confirm_pending()
         problems = form.problems()
         if problems:
@@ -194,22 +196,17 @@ class MainScreen(Screen[None]):
             problems[0][0].input.focus()
             return
         form.say("")
-        from .preview import PreviewScreen  # Rich's syntax highlighting loads only when used
+        from .views import preview_screen  # Rich's syntax highlighting loads only when used
 
-        step = form.STEP
-        if step == "prereqs":
-            from .checks import ChecksScreen
+        step = form.step
+        self.app.push_screen(
+            preview_screen(self.session, step), lambda outcome: self.preview_closed(form, outcome)
+        )
 
-            screen: Screen[str | None] = ChecksScreen(self.session)
-        else:
-            screen = PreviewScreen(self.session, step)
-        self.app.push_screen(screen, lambda outcome: self.preview_closed(step, outcome))
-
-    def preview_closed(self, step: str, outcome: str | None) -> None:
-        form = self.query_one(f"#{step}", StepForm)
+    def preview_closed(self, form: StepForm, outcome: str | None) -> None:
         form.reload()
         if outcome:
-            form.say(f"{by_name(step).title}: {outcome}.")
+            form.say(f"{by_name(form.step.name).title}: {outcome}.")
         self.refresh_states()
 
     def confirm_pending(self) -> None:

@@ -1,13 +1,16 @@
-"""A step's preview: each file's diff and each SQL statement (secrets masked), hand-edited
-values, then carrying it out with live progress.
+"""A step's preview: each file's diff, each SQL statement and what changes elsewhere (secrets
+masked), hand-edited values with a choice each, then carrying it out with a live log.
 
-Planning and writing run in thread workers that only post messages; the handlers here own every
-widget change. One worker at a time: a decision made while planning asks for one more plan.
+Planning and applying run in thread workers that only post messages; the handlers here own every
+widget change. Progress lines go into a queue that a timer drains into a bounded ``Log`` (one
+update per frame however many lines arrive). One worker at a time: a decision made while
+planning asks for one more plan. Nothing here knows a step by name: what differs is declared by
+the step (its verb, its confirmation, whether it can be stopped, its outcome).
 """
 
 from __future__ import annotations
 
-import traceback
+import queue
 from typing import ClassVar
 
 from rich.syntax import Syntax
@@ -18,13 +21,21 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, RadioSet, Static
+from textual.widgets import Button, Footer, Header, Log, RadioSet, Static
+from textual.worker import Worker, get_current_worker
 
+from wizard.context import RunContext
 from wizard.engine import Session
-from wizard.steps import Plan, StepError, by_name
+from wizard.errors import ConflictError, NeedsDecision
+from wizard.steps import Plan, Step, by_name
+from wizard.steps.base import count
 
 from .confirm import ConfirmDialog, WordDialog
 from .conflicts import ConflictChoice
+from .problems import explained
+
+LOG_LINES = 2000  # the live log keeps this many lines; the run log keeps them all
+FRAME = 1 / 30  # seconds between two drains of the progress queue
 
 
 class Planned(Message):
@@ -33,90 +44,61 @@ class Planned(Message):
         self.plan = plan
 
 
-class Written(Message):
+class Applied(Message):
     def __init__(self, outcome: str) -> None:
         super().__init__()
         self.outcome = outcome
 
 
-class Progress(Message):
-    def __init__(self, line: str) -> None:
+class DecisionAsked(Message):
+    def __init__(self, message: str, decision: NeedsDecision) -> None:
         super().__init__()
-        self.line = line
-
-
-class HostKeyAsked(Message):
-    def __init__(self, question: str, fingerprint: str) -> None:
-        super().__init__()
-        self.question, self.fingerprint = question, fingerprint
+        self.message, self.decision = message, decision
 
 
 class Failed(Message):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, changed_since: bool = False) -> None:
         super().__init__()
-        self.reason = reason
-
-
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-# Terraform outputs worth showing once the stack is applied (the rest is in the ledger).
-SHOWN_OUTPUTS = (
-    "rds_host_name",
-    "elasticsearch_learners_host",
-    "analytics_instance_public_ips",
-    "insights_host",
-)
-
-
-def outcome(plan: Plan, outputs: dict[str, object] | None = None) -> str:
-    """What carrying out ``plan`` did, in a few words."""
-    parts = []
-    if plan.step == "terraform":
-        shown = [f"{k} = {outputs[k]}" for k in SHOWN_OUTPUTS if outputs and outputs.get(k)]
-        return "applied" + ("; " + "; ".join(shown) if shown else "")
-    if plan.pending:
-        parts.append(f"wrote {count(len(plan.pending), 'file')}")
-    if plan.statements:
-        parts.append(f"ran {count(len(plan.statements), 'SQL statement')} and verified the grants")
-    return ", ".join(parts) or "no changes"
+        self.reason, self.changed_since = reason, changed_since
 
 
 class PreviewScreen(Screen[str | None]):
     """Dismisses with what happened ("wrote 6 files", "no changes"), or None when left."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "write", "Write"),
+        Binding("ctrl+s", "run", "Run"),
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, session: Session, step: str = "files") -> None:
+    def __init__(self, session: Session, step: Step) -> None:
         super().__init__()
         self.session = session
         self.step = step
-        self.trusted: dict[str, str] = {}  # an SSH host key the operator accepted
+        self.decided: dict[str, str] = {}  # host keys trusted, rules revoked, …
         self.plan: Plan | None = None
         self.busy = False
         self.replan = False
         self.conflicts_shown = False
+        self.worker: Worker[None] | None = None
+        self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()
 
     def compose(self) -> ComposeResult:
         yield Header()
-        title = by_name(self.step).title
+        title = by_name(self.step.name).title
         yield Static(Text(f"Preview · {title}", style="bold"), id="preview-heading")
         yield Static(id="preview-status")
         with VerticalScroll(id="preview-body"):
             yield Vertical(id="conflicts")
             yield Vertical(id="diffs")
-            yield Static(id="progress", markup=False)
+        yield Log(max_lines=LOG_LINES, id="progress")
         with Horizontal(id="preview-buttons"):
-            label = "Write  ctrl+s" if self.step == "files" else "Run  ctrl+s"
-            yield Button(label, id="write", variant="primary", compact=True)
+            yield Button(f"{self.step.verb}  ctrl+s", id="run", variant="primary", compact=True)
             yield Button("Back  esc", id="back", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#progress", Log).display = False
+        self.set_interval(FRAME, self.drain)
         self.start_plan()
 
     def say(self, message: str, error: bool = False) -> None:
@@ -126,41 +108,45 @@ class PreviewScreen(Screen[str | None]):
 
     # --- workers (no widget is touched from these threads) ----------------------------
 
-    def explain(self, exc: Exception) -> str:
-        if isinstance(exc, StepError | ValueError | OSError):
-            return self.session.redact(str(exc))
-        self.session.log.write(traceback.format_exc())
-        return (
-            f"internal error ({type(exc).__name__}); this is a bug in analytics-wizard — "
-            "the details are in .wizard/logs/"
-        )
+    def context(self) -> RunContext:
+        """Progress into the queue; cancelled when the operator stops this worker."""
+        worker = get_current_worker()
+        return RunContext(on_progress=self.lines.put, is_cancelled=lambda: worker.is_cancelled)
 
     @work(thread=True, exit_on_error=False, group="preview")
     def run_plan(self, decisions: dict[str, str]) -> None:
-        from wizard import ssh
-
         try:
-            plan = self.session.plan(self.step, decisions)
-        except ssh.HostKeyUnknown as exc:
-            self.post_message(HostKeyAsked(self.session.redact(str(exc)), exc.fingerprint))
+            plan = self.session.plan(self.step.name, decisions, False, self.context())
+        except NeedsDecision as exc:
+            self.post_message(DecisionAsked(explained(self.session, exc), exc))
         except Exception as exc:
-            self.post_message(Failed(self.explain(exc)))
+            self.post_message(Failed(explained(self.session, exc)))
         else:
             self.post_message(Planned(plan))
 
     @work(thread=True, exit_on_error=False, group="preview")
     def run_apply(self, plan: Plan) -> None:
-        # Each statement's line (masked by the step) arrives while it runs.
-        def progress(line: str) -> None:
-            self.post_message(Progress(self.session.redact(line)))
-
-        plan.progress = progress
         try:
-            outputs = self.session.apply(plan)
+            outputs = self.session.apply(plan, self.context())
+        except NeedsDecision as exc:
+            self.post_message(DecisionAsked(explained(self.session, exc), exc))
         except Exception as exc:
-            self.post_message(Failed(self.explain(exc)))
+            changed = isinstance(exc, ConflictError)
+            self.post_message(Failed(explained(self.session, exc), changed_since=changed))
         else:
-            self.post_message(Written(self.session.redact(outcome(plan, outputs))))
+            self.post_message(Applied(self.session.redact(self.step.outcome(plan, outputs))))
+
+    def drain(self) -> None:
+        """Move what the worker said since the last frame into the log, in one update."""
+        lines = []
+        while True:
+            try:
+                lines.append(self.lines.get_nowait())
+            except queue.Empty:
+                break
+        if lines:
+            self.query_one("#progress", Log).write_lines(lines)
+            self.say(lines[-1])
 
     # --- planning ---------------------------------------------------------------------
 
@@ -170,7 +156,7 @@ class PreviewScreen(Screen[str | None]):
             for choice in self.query(ConflictChoice)
             if choice.decision is not None
         }
-        return {**self.trusted, **chosen}
+        return {**self.decided, **chosen}
 
     def start_plan(self) -> None:
         if self.busy:
@@ -179,15 +165,16 @@ class PreviewScreen(Screen[str | None]):
         self.busy = True
         self.plan = None
         self.say("Planning…")
-        self.run_plan(self.decisions())
+        self.worker = self.run_plan(self.decisions())
 
     @on(RadioSet.Changed)
-    def decided(self) -> None:
+    def conflict_decided(self) -> None:
         self.start_plan()
 
     def worker_done(self) -> bool:
         """True when a decision changed meanwhile and another plan was started for it."""
         self.busy = False
+        self.worker = None
         if self.replan:
             self.replan = False
             self.start_plan()
@@ -217,11 +204,12 @@ class PreviewScreen(Screen[str | None]):
                 f"{count(len(plan.conflicts), 'value')} in the files changed by hand: choose "
                 "keep or overwrite for each."
             )
+        lines.extend(self.session.redact(effect) + "." for effect in plan.effects)
         if plan.pending:
             lines.append(f"{count(len(plan.pending), 'file')} will be written.")
         if plan.statements:
             lines.append(f"{count(len(plan.statements), 'SQL statement')} will run.")
-        if not (plan.pending or plan.statements or plan.conflicts):
+        if not (plan.pending or plan.statements or plan.conflicts or plan.effects):
             lines.append("No changes: everything already matches the answers.")
         if len(plan.notes) <= 3:  # a long list (terraform's resources) goes in the body
             lines.extend(self.session.redact(note) for note in plan.notes)
@@ -248,10 +236,10 @@ class PreviewScreen(Screen[str | None]):
             widgets.append(Static(Text(self.session.redact(statement.shown)), classes="statement"))
         await diffs.mount_all(widgets)
 
-    # --- writing ----------------------------------------------------------------------
+    # --- carrying it out --------------------------------------------------------------
 
-    @on(Button.Pressed, "#write")
-    def action_write(self) -> None:
+    @on(Button.Pressed, "#run")
+    def action_run(self) -> None:
         if self.busy or self.plan is None:
             self.say("Wait for the preview to finish, or fix what it reports.")
             return
@@ -259,19 +247,8 @@ class PreviewScreen(Screen[str | None]):
             keys = ", ".join(c.key for c in self.plan.conflicts)
             self.say(f"Choose keep or overwrite first for: {keys}.", error=True)
             return
-        pending, statements = len(self.plan.pending), len(self.plan.statements)
-        title = by_name(self.step).title
-        if statements:
-            targets = ", ".join(dict.fromkeys(s.target for s in self.plan.statements))
-            question = f"Run {count(statements, 'SQL statement')} on {targets}?"
-        elif pending:
-            question = (
-                f"Write {count(pending, 'file')} in the secure repo {self.session.repo.name}?"
-            )
-        else:
-            question = f"Everything already matches. Record the {title} step as done?"
-        yes = "Write" if self.step == "files" else "Run"
-        self.app.push_screen(ConfirmDialog(question, yes=yes), self.confirmed)
+        question = self.session.redact(self.step.question(self.plan))
+        self.app.push_screen(ConfirmDialog(question, yes=self.step.verb), self.confirmed)
 
     def confirmed(self, yes: bool | None) -> None:
         if yes and self.plan is not None and self.plan.confirm:
@@ -279,43 +256,38 @@ class PreviewScreen(Screen[str | None]):
             return
         if yes and self.plan is not None and not self.busy:
             self.busy = True
-            self.say("Working…")
-            self.run_apply(self.plan)
+            self.say(f"{self.step.verb}…")
+            self.query_one("#preview-body").display = False
+            self.query_one("#progress", Log).display = True
+            self.worker = self.run_apply(self.plan)
 
     def word_typed(self, word: str | None) -> None:
-        from wizard.steps import terraform
-
         if self.plan is None or word is None:
             return
-        if not terraform.confirm(self.plan, word):
+        if not self.session.confirm(self.plan, word):
             self.say(f"{word!r} does not confirm it; nothing was changed.", error=True)
             return
         self.confirmed(True)
 
-    @on(Progress)
-    def progressed(self, message: Progress) -> None:
-        self.say(message.line)
-        shown = self.query_one("#progress", Static)
-        shown.update(f"{shown.content}\n{message.line}".strip("\n"))
-
-    @on(HostKeyAsked)
-    def host_key_asked(self, message: HostKeyAsked) -> None:
+    @on(DecisionAsked)
+    def decision_asked(self, message: DecisionAsked) -> None:
         self.busy = self.replan = False
-        self.say(message.question, error=True)
-        question = f"{message.question}\n\nTrust this host key ({message.fingerprint})?"
+        self.worker = None
+        self.say(message.message, error=True)
+        decision = message.decision
 
         def answered(yes: bool | None) -> None:
             if yes:
-                from wizard.steps.database import HOST_KEY
-
-                self.trusted[HOST_KEY] = message.fingerprint
+                self.decided[decision.key] = decision.value
                 self.start_plan()
 
-        self.app.push_screen(ConfirmDialog(question, yes="Trust"), answered)
+        question = f"{message.message}\n\n{self.session.redact(decision.question)}"
+        self.app.push_screen(ConfirmDialog(question, yes=decision.yes), answered)
 
-    @on(Written)
-    def written(self, message: Written) -> None:
+    @on(Applied)
+    def applied(self, message: Applied) -> None:
         self.busy = self.replan = False
+        self.worker = None
         self.dismiss(message.outcome)
 
     @on(Failed)
@@ -324,15 +296,19 @@ class PreviewScreen(Screen[str | None]):
             return
         self.plan = None
         self.say(message.reason, error=True)
+        if message.changed_since:
+            # A file changed on disk while the preview was open: show the new state.
+            self.query_one("#preview-body").display = True
+            self.query_one("#progress", Log).display = False
+            self.start_plan()
+            self.say(message.reason, error=True)
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
         if self.busy:
-            if self.step == "terraform":
-                from wizard.steps import terraform
-
-                terraform.cancel()  # SIGINT, then terraform releases its state lock
-                self.say("Stopping terraform…")
+            if self.step.cancellable and self.worker is not None:
+                self.worker.cancel()  # the step stops gracefully and says what it left
+                self.say("Stopping…")
             else:
                 self.say("Still working; one moment.")
             return

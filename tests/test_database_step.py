@@ -19,10 +19,12 @@ from conftest import PLANTED_PASSWORD, complete_answers
 
 from wizard import headless, mysql, ssh, steps
 from wizard.answers import flatten
+from wizard.context import RunContext
 from wizard.engine import Session
+from wizard.errors import WizardError
 from wizard.mysql import Server
 from wizard.redact import variants
-from wizard.steps import Plan, StepError
+from wizard.steps import Plan
 from wizard.steps import database as database_step
 
 ANALYTICS_PW = "an'al\"y\\tics%#{{pw}}ü😀-x"
@@ -66,8 +68,7 @@ def run_step(
     with Session.open(repo, command="test") as session:
         session.merge_answers(flatten(data, "answers.yml"), "answers.yml")
         plan = session.plan("database", decisions or {})
-        plan.progress = progress
-        return plan, session.apply(plan)
+        return plan, session.apply(plan, RunContext(on_progress=progress or (lambda line: None)))
 
 
 def logs_in(server: services.MariaDB, user: str, password: str, port: int | None = None) -> bool:
@@ -223,7 +224,7 @@ def test_an_admin_without_grant_option_is_refused_before_any_change(
         edxapp__admin_password="limited-pw-1",
     )
 
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(WizardError) as caught:
         run_step(repo, data)
 
     message = str(caught.value)
@@ -244,7 +245,7 @@ def test_a_statement_refused_midway_reports_what_was_already_done(
     db.sql("GRANT SELECT, CREATE, CREATE USER ON *.* TO 'partial'@'%' WITH GRANT OPTION")
     data = db_answers(db, database__admin_user="partial", database__admin_password="partial-pw-1")
 
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(WizardError) as caught:
         run_step(repo, data)
 
     message = str(caught.value)
@@ -267,7 +268,7 @@ def test_the_server_going_down_midway_is_a_clear_error_and_a_rerun_completes(
         if line.startswith("[6/"):
             db.stop(kill=True)
 
-    with pytest.raises(StepError) as caught:
+    with pytest.raises(WizardError) as caught:
         run_step(repo, db_answers(db), progress=pull_the_plug)
 
     message = str(caught.value)
@@ -308,7 +309,7 @@ def test_connection_errors_are_one_sentence_with_the_fix_and_no_password(
 
 @pytest.mark.parametrize("name", ["bad`name", "a b", "x;DROP", "", "ü", "a" * 65])
 def test_identifiers_outside_the_safe_alphabet_are_refused(name: str) -> None:
-    with pytest.raises(StepError, match="only letters, digits"):
+    with pytest.raises(WizardError, match="only letters, digits"):
         mysql.identifier(name)
 
 
@@ -372,15 +373,15 @@ def test_an_unknown_host_key_needs_its_fingerprint_confirmed(
     data = db_answers(db, database__tunnel=tunnel_answer(sshd_server, known))
     fingerprint = sshd_server.fingerprint()
 
-    with pytest.raises(StepError) as refused:
+    with pytest.raises(WizardError) as refused:
         plan_step(repo, data)
     assert fingerprint in str(refused.value)
     assert "is not in" in str(refused.value)
     assert not known.exists()
 
     wrong = "SHA256:" + "A" * 43
-    with pytest.raises(StepError):
-        plan_step(repo, data, {database_step.HOST_KEY: wrong})
+    with pytest.raises(WizardError):
+        plan_step(repo, data, {ssh.HOST_KEY: wrong})
     assert not known.exists()
 
     with Session.open(repo, command="test") as session:
@@ -389,7 +390,7 @@ def test_an_unknown_host_key_needs_its_fingerprint_confirmed(
             database_step.check_connection(session)
     assert asked.value.fingerprint == fingerprint  # what the TUI shows before asking
 
-    plan = plan_step(repo, data, {database_step.HOST_KEY: fingerprint})
+    plan = plan_step(repo, data, {ssh.HOST_KEY: fingerprint})
     assert len(plan.statements) == 13
     assert known.read_text() == sshd_server.known_hosts_line()
     assert (known.stat().st_mode & 0o777) == 0o600
@@ -405,8 +406,8 @@ def test_a_changed_host_key_is_refused_loudly(
     known.write_text(f"[{services.LOOPBACK}]:{sshd_server.port} {kind} {key}\n")
     data = db_answers(db, database__tunnel=tunnel_answer(sshd_server, known))
 
-    with pytest.raises(StepError) as refused:
-        plan_step(repo, data, {database_step.HOST_KEY: sshd_server.fingerprint()})
+    with pytest.raises(WizardError) as refused:
+        plan_step(repo, data, {ssh.HOST_KEY: sshd_server.fingerprint()})
 
     message = str(refused.value)
     assert "WARNING: THE SSH HOST KEY" in message and "HAS CHANGED" in message
@@ -422,7 +423,7 @@ def test_a_wrong_ssh_key_is_refused(
     stranger = new_key(tmp_path, "stranger")
     data = db_answers(db, database__tunnel=tunnel_answer(sshd_server, known, stranger))
 
-    with pytest.raises(StepError, match=r"refused the key .*authorized_keys"):
+    with pytest.raises(WizardError, match=r"refused the key .*authorized_keys"):
         plan_step(repo, data)
 
 
@@ -433,12 +434,12 @@ def test_ssh_key_files_with_open_permissions_or_a_passphrase_are_explained(
     loose = new_key(tmp_path, "loose")
     loose.chmod(0o644)
     data = db_answers(db, database__tunnel=tunnel_answer(sshd_server, known, loose))
-    with pytest.raises(StepError, match=r"readable by others \(mode 644\).*chmod 600"):
+    with pytest.raises(WizardError, match=r"readable by others \(mode 644\).*chmod 600"):
         plan_step(repo, data)
 
     locked = new_key(tmp_path, "locked", passphrase="secret phrase")
     data = db_answers(db, database__tunnel=tunnel_answer(sshd_server, known, locked))
-    with pytest.raises(StepError, match="protected by a passphrase"):
+    with pytest.raises(WizardError, match="protected by a passphrase"):
         plan_step(repo, data)
 
 
@@ -475,12 +476,12 @@ def test_headless_run_only_database_creates_then_reports_already_in_place(
 
     assert headless.run(repo, answers, only=["database"]) == 0
     first = capsys.readouterr().err
-    assert "ran 13 SQL statement(s)" in first
+    assert "ran 13 SQL statements and verified the grants" in first
     assert logs_in(db, "analytics", ANALYTICS_PW)
 
     assert headless.run(repo, answers, only=["database"]) == 0
     second = capsys.readouterr().err
-    assert "already in place" in second and "no changes" in second
+    assert "already in place" in second
     assert_no_secret(repo, first, second)
 
 

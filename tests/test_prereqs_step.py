@@ -23,6 +23,7 @@ from moto_service import Moto
 
 from wizard import headless, steps, yamlio
 from wizard.answers import flatten
+from wizard.context import RunContext
 from wizard.engine import Session
 from wizard.steps import Check, StepError, prereqs
 
@@ -431,7 +432,8 @@ def test_every_check_passes_and_the_ledger_records_them(repo: Path, ready: dict[
     seen: list[str] = []
     with Session.open(repo, command="test") as session:
         session.merge_answers(flatten(ready, "answers.yml"), "answers.yml")
-        plan = prereqs.plan(session, {}, False, on_result=lambda c: seen.append(c.id))
+        ctx = RunContext(on_event=lambda event: seen.append(event.data["check"].id))
+        plan = session.plan("prereqs", ctx=ctx)
         assert [c.id for c in plan.checks] == list(prereqs.IDS)
         assert sorted(seen) == sorted(prereqs.IDS)
         assert {c.id: c.verdict for c in plan.checks if c.verdict != "pass"} == {}
@@ -475,7 +477,7 @@ def test_rerunning_one_check_updates_the_plan(
         plan = session.plan("prereqs")
         assert {c.id: c.verdict for c in plan.checks}["aws.collisions"] == "warn"
         moto.client("iam").delete_role(RoleName="EMR_DefaultRole")
-        assert prereqs.rerun(session, plan, "aws.collisions").verdict == "pass"
+        assert session.recheck(plan, "aws.collisions", {}).verdict == "pass"
         assert {c.id: c.verdict for c in plan.checks}["aws.collisions"] == "pass"
 
 

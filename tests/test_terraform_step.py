@@ -25,7 +25,9 @@ from conftest import PLANTED_PASSWORD, ROOT, complete_answers, run_cli
 
 from wizard import terraform as tf
 from wizard import yamlio
+from wizard.context import RunContext
 from wizard.engine import DONE, STALE, Session
+from wizard.errors import WizardError
 from wizard.steps import StepError, by_name
 from wizard.steps import terraform as step
 
@@ -123,8 +125,7 @@ def stack(aws: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict
     with open_session(repo, stack_answers(aws)) as session:
         plan = session.plan("terraform")
         first_notes = list(plan.notes)
-        plan.progress = progress.append
-        outputs = session.apply(plan)
+        outputs = session.apply(plan, RunContext(on_progress=progress.append))
     return {"repo": repo, "outputs": outputs, "progress": progress, "notes": first_notes}
 
 
@@ -168,7 +169,7 @@ def test_rds_endpoint_port_is_stripped_and_missing_outputs_are_named() -> None:
     assert values["rds_host_name"] == "acme.abc.us-east-1.rds.amazonaws.com"
     assert "a_secret" not in values
     del raw["emr_subnet_id"], raw["pipeline_bucket"]
-    with pytest.raises(StepError, match="lack emr_subnet_id, pipeline_bucket"):
+    with pytest.raises(WizardError, match="lack emr_subnet_id, pipeline_bucket"):
         tf.read_outputs(raw)
 
 
@@ -313,7 +314,7 @@ def test_a_replacement_demands_the_confirmation_word(
         assert "-/+ replace aws_instance.analytics[0]" in plan.notes
         with pytest.raises(StepError, match="destroys or replaces"):
             session.apply(plan)
-        assert not step.confirm(plan, "yes")
+        assert not session.confirm(plan, "yes")
 
     path = write_answers(answers)
     refused = run_cli("run", "--answers", path, repo, "--only", "terraform", "--force")
@@ -364,7 +365,7 @@ def test_terraform_errors_are_summary_and_detail(aws: dict[str, str], tmp_path: 
     answers["terraform"]["hosted_zone_domain"] = "no-such-zone.example"
     with (
         open_session(tmp_path / "repo", answers) as session,
-        pytest.raises(StepError) as caught,
+        pytest.raises(WizardError) as caught,
     ):
         session.plan("terraform")
     message = str(caught.value)
@@ -389,7 +390,7 @@ def test_cancel_stops_terraform_and_reports_the_lock(aws: dict[str, str], tmp_pa
         if line.startswith("$ terraform plan"):
             cancel.set()  # as the UI would, while terraform plan runs
 
-    runner = tf.Terraform(work, cancel=cancel, log=log)
+    runner = tf.Terraform(work, cancelled=cancel.is_set, log=log)
     runner.init()
     with pytest.raises(tf.TerraformCancelled) as caught:
         runner.plan(work / "x.tfplan")

@@ -31,9 +31,9 @@ from textual.widgets import Input, OptionList, RadioButton, RadioSet, Static
 from screens.app import InternalError, WizardApp, run_app
 from screens.conflicts import ConflictChoice
 from screens.field_row import input_id
-from screens.files_form import FilesForm
 from screens.main import MainScreen
 from screens.preview import PreviewScreen
+from screens.step_form import StepForm
 from wizard import yamlio
 from wizard.answers import flatten
 from wizard.engine import Session
@@ -71,7 +71,7 @@ def drive() -> Iterator[Callable[[Path, Scenario], WizardApp]]:
 
 
 def field(pilot: Pilot[None], key: str) -> Input:
-    return pilot.app.screen.query_one(f"#{input_id(key)}", Input)
+    return selected_form(pilot).query_one(f"#{input_id(key)}", Input)
 
 
 def text_of(widget: Static) -> str:
@@ -79,7 +79,14 @@ def text_of(widget: Static) -> str:
 
 
 def form_message(pilot: Pilot[None]) -> str:
-    return text_of(pilot.app.screen.query_one("#form-message", Static))
+    return text_of(selected_form(pilot).query_one("#form-message", Static))
+
+
+def selected_form(pilot: Pilot[None]) -> StepForm:
+    """The form of the step selected in the sidebar (every step has one, alike in ids)."""
+    screen = pilot.app.screen
+    assert isinstance(screen, MainScreen) and screen.form is not None
+    return screen.form
 
 
 async def enter(pilot: Pilot[None], key: str, value: str) -> None:
@@ -204,7 +211,7 @@ def test_invalid_value_shows_what_is_allowed_and_blocks_preview(drive, repo: Pat
 
 def test_missing_required_answers_are_named_before_preview(drive, repo: Path) -> None:
     async def scenario(pilot: Pilot[None]) -> None:
-        button = pilot.app.screen.query_one("#preview-button")
+        button = selected_form(pilot).query_one("#preview-button")
         button.scroll_visible(animate=False)
         await pilot.pause()
         await pilot.click(button)  # the mouse works too
@@ -427,13 +434,13 @@ def test_unavailable_steps_look_unavailable(drive, repo: Path) -> None:
         assert "not available in this version yet" in text_of(
             screen.query_one("#step-note", Static)
         )
-        assert not screen.query_one(FilesForm).display
+        assert not screen.query_one("#files", StepForm).display
         await pilot.press("ctrl+p")  # the files preview belongs to the files step only
         await pilot.pause()
         assert isinstance(pilot.app.screen, MainScreen)
         await pilot.click("#steps", offset=(3, 7))  # mouse: the files step's line
         await pilot.pause()
-        assert screen.query_one(FilesForm).display
+        assert screen.query_one("#files", StepForm).display
 
     drive(repo, scenario)
 

@@ -12,9 +12,9 @@ from snapshot_apps.repos import fixed_answers, form_ready, make_repo, open_app, 
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 
-from screens.database_form import DatabaseForm
 from screens.main import MainScreen
 from screens.preview import PreviewScreen
+from screens.step_form import StepForm
 
 ANALYTICS_PW = "Tui'db\"pw#%{{x}}ü-1"
 
@@ -43,13 +43,13 @@ def screen_text(pilot: Pilot[None]) -> str:
     return "\n".join(str(w.render()) for w in pilot.app.screen.query(Static))
 
 
-async def show_database(pilot: Pilot[None]) -> DatabaseForm:
+async def show_database(pilot: Pilot[None]) -> StepForm:
     steps_list = pilot.app.screen.query_one("#steps", OptionList)
     steps_list.focus()
     steps_list.highlighted = steps_list.get_option_index("database")
     await pilot.pause()
     await pilot.press("enter")
-    form = pilot.app.screen.query_one(DatabaseForm)
+    form = pilot.app.screen.query_one("#database", StepForm)
     for _ in range(100):  # its fields mount after it is first shown
         if form.rows and form.display:
             break

@@ -102,7 +102,8 @@ class TestChecks:
         async def run_before(pilot: Pilot[None]) -> None:
             await form_ready(pilot)
             steady_cursor(pilot.app)
-            await pilot.app.push_screen(FixedChecksScreen(pilot.app.session))
+            session = pilot.app.session
+            await pilot.app.push_screen(FixedChecksScreen(session, session.step("prereqs")))
             await settle(pilot)
             await pilot.press("down", "down")  # to aws.tracking_logs
             await pilot.pause()

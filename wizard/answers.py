@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlio
+from .errors import UsageError
 from .fields import BY_KEY, FIELDS, GROUP_TITLES, GROUPS, Field, FieldError
 from .fsutil import SECRET_FILE_MODE, atomic_write
 
@@ -29,12 +30,12 @@ def generate_secret(length: int = SECRET_LENGTH) -> str:
     return "".join(secrets.choice(SECRET_ALPHABET) for _ in range(length))
 
 
-class AnswersError(ValueError):
+class AnswersError(UsageError, ValueError):
     """Answers that cannot be used; ``problems`` lists one sentence per key."""
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
         super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 def flatten(data: Any, source: str, *, validate: bool = False) -> dict[str, Any]:

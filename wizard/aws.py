@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .steps.base import StepError
+from .errors import WizardError
 
 CONNECT_TIMEOUT = 10  # seconds
 READ_TIMEOUT = 30
@@ -45,13 +45,11 @@ BAD_REGION = frozenset(
 )
 
 
-class AwsError(StepError):
-    """An AWS call that failed: ``str()`` is one sentence, ``fix`` the next thing to do."""
+class AwsError(WizardError):
+    """An AWS call that failed: ``message`` is one sentence, ``fix`` the next thing to do."""
 
     def __init__(self, message: str, fix: str, code: str | None = None):
-        super().__init__(f"{message}; {fix}")
-        self.message = message
-        self.fix = fix
+        super().__init__(message, fix)
         self.code = code
 
 

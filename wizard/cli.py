@@ -6,35 +6,14 @@ The TUI itself is passed in by the launcher (``screens.entry``) so this module n
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, exit_codes
 from .steps import NAMES
 
 DEFAULT_REPO = "secure-config"
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_CONFLICT = 3
-EXIT_LOCKED = 4
-EXIT_STATE = 5
-EXIT_INTERNAL = 70
-EXIT_INTERRUPTED = 130
-
-EXIT_CODES = f"""exit codes:
-  {EXIT_OK}    success (status: every available step is done)
-  {EXIT_FAILED}    a step failed (status: some step is not done)
-  {EXIT_USAGE}    usage error, or answers missing or invalid
-  {EXIT_CONFLICT}    hand-edited values would be overwritten: review, then re-run with --force;
-       or a terraform plan destroys/replaces resources: review, then --confirm-destroy
-  {EXIT_LOCKED}    another analytics-wizard holds the secure repo
-  {EXIT_STATE}    the secure repo's state cannot be read (e.g. written by a newer version)
-  {EXIT_INTERNAL}   internal error (details in .wizard/logs/)
-  {EXIT_INTERRUPTED}  interrupted"""
 
 OpenTui = Callable[[Path], int]
 
@@ -59,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  status            show each step's state and why\n"
         "  answers-template  print a complete, commented answers file\n"
         "  tunnel            open the Jenkins tunnel only\n\n"
-        "Use 'analytics-wizard COMMAND --help' for a command's options.\n\n" + EXIT_CODES,
+        "Use 'analytics-wizard COMMAND --help' for a command's options.\n\n" + exit_codes.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"analytics-wizard {__version__}")
@@ -77,7 +56,7 @@ def build_command_parser() -> argparse.ArgumentParser:
         "run",
         help="run steps headless from an answers file",
         description="Run the steps headless, from an answers file (see answers-template).",
-        epilog=EXIT_CODES,
+        epilog=exit_codes.HELP,
         formatter_class=formatter,
     )
     run.add_argument("--answers", required=True, metavar="FILE", help="the answers file (YAML)")
@@ -103,7 +82,7 @@ def build_command_parser() -> argparse.ArgumentParser:
     status = sub.add_parser(
         "status",
         help="show each step's state",
-        epilog=EXIT_CODES,
+        epilog=exit_codes.HELP,
         formatter_class=formatter,
         description="Show each step's state (done / stale / pending / failed) and why.",
     )
@@ -151,22 +130,18 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
             from .answers import template
 
             sys.stdout.write(template())
-            return EXIT_OK
+            return exit_codes.OK
         if args.command == "tunnel":
             headless.say_error("the Jenkins tunnel is not available in this version yet")
-            return EXIT_USAGE
+            return exit_codes.USAGE
         if open_tui is None:
             headless.say_error(
                 "this entry point runs the headless commands only",
                 "open the interactive wizard with 'analytics-wizard' (or 'python -m screens'), "
                 "or use 'run --answers FILE'",
             )
-            return EXIT_USAGE
+            return exit_codes.USAGE
         return headless.guarded(lambda: open_tui(Path(args.secure_repo)))
     except KeyboardInterrupt:
         headless.say_error("interrupted; nothing half-written was left behind")
-        return EXIT_INTERRUPTED
-
-
-def debug() -> bool:
-    return os.environ.get("ANALYTICS_WIZARD_DEBUG") == "1"
+        return exit_codes.INTERRUPTED

@@ -13,12 +13,15 @@ from typing import Any
 
 from . import gitrepo
 from .answers import Answers, Resolved
+from .backends import REAL, Backends
+from .context import QUIET, RunContext
+from .errors import WizardError, explain
 from .fsutil import ensure_private_dir, remove_stale_temp_files
 from .ledger import Ledger, StepRecord, input_digests
 from .lock import RepoLock
 from .redact import Redactor
 from .runlog import RunLog
-from .steps import STEPS, Plan, StepError, StepInfo, by_name
+from .steps import STEPS, Check, Plan, Step, StepError, StepInfo, by_name
 
 DONE, STALE, PENDING, FAILED, UNAVAILABLE = "done", "stale", "pending", "failed", "unavailable"
 LEDGER_KEY = "ledger_key"
@@ -38,8 +41,11 @@ class StepStatus:
 class Session:
     """Open with :meth:`open`; use as a context manager so the lock is released."""
 
-    def __init__(self, repo: Path, *, write: bool, command: str = "session"):
+    def __init__(
+        self, repo: Path, *, write: bool, command: str = "session", backends: Backends = REAL
+    ):
         self.repo = repo.expanduser().resolve()
+        self.backends = backends
         self.write = write
         self.state_dir = self.repo / ".wizard"
         self.lock = RepoLock(self.state_dir / "lock")
@@ -52,9 +58,16 @@ class Session:
     # --- lifecycle ----------------------------------------------------------------------
 
     @classmethod
-    def open(cls, repo: Path, *, write: bool = True, command: str = "session") -> Session:
+    def open(
+        cls,
+        repo: Path,
+        *,
+        write: bool = True,
+        command: str = "session",
+        backends: Backends = REAL,
+    ) -> Session:
         """Open ``repo``. ``write=False`` (status, dry runs) creates and locks nothing."""
-        session = cls(repo, write=write, command=command)
+        session = cls(repo, write=write, command=command, backends=backends)
         if write:
             session.repo.mkdir(parents=True, exist_ok=True)
             ensure_private_dir(session.state_dir)
@@ -144,23 +157,55 @@ class Session:
 
     # --- steps --------------------------------------------------------------------------
 
-    def plan(
-        self, name: str, decisions: Mapping[str, str] | None = None, force: bool = False
-    ) -> Plan:
-        step = by_name(name)
-        plan: Plan = step.load().plan(self, decisions or {}, force)
-        return plan
+    def step(self, name: str) -> Step:
+        return by_name(name).load()
 
-    def apply(self, plan: Plan) -> dict[str, Any]:
-        """Carry out ``plan``, record the step as done and commit the secure repo."""
+    def _context(self, name: str, ctx: RunContext) -> RunContext:
+        """``ctx`` with each progress line masked and written to the run log first."""
+
+        def shown(line: str) -> str:
+            line = self.redact(line)
+            self.log.write(f"{name}: {line}")
+            return line
+
+        return ctx.wrap(shown)
+
+    def plan(
+        self,
+        name: str,
+        decisions: Mapping[str, str] | None = None,
+        force: bool = False,
+        ctx: RunContext = QUIET,
+    ) -> Plan:
+        return self.step(name).plan(self, decisions or {}, force, self._context(name, ctx))
+
+    def recheck(
+        self, plan: Plan, cid: str, decisions: Mapping[str, str], ctx: RunContext = QUIET
+    ) -> Check:
+        """Run one check of a checks plan again (its result replaces the old one in ``plan``)."""
+        step = self.step(plan.step)
+        return step.recheck(self, plan, cid, decisions, self._context(plan.step, ctx))
+
+    def confirm(self, plan: Plan, word: str) -> bool:
+        """Whether ``word`` confirms ``plan`` (e.g. ``destroy``); a confirmed plan may be applied."""
+        if plan.confirm and self.step(plan.step).accepts(plan, word):
+            plan.confirm = ""
+            return True
+        return not plan.confirm
+
+    def apply(self, plan: Plan, ctx: RunContext = QUIET) -> dict[str, Any]:
+        """Carry out ``plan``, commit the secure repo, and record the step as done.
+
+        A step that fails (or a commit that fails) is recorded as failed with the reason."""
         if not self.write:
             raise StepError("this session is read-only (dry run)")
-        module = by_name(plan.step).load()
+        step = self.step(plan.step)
         self.log.write(f"{plan.step}: applying {len(plan.pending)} change(s)")
         try:
-            outputs: dict[str, Any] = module.apply(self, plan)
-        except Exception as exc:
-            self.fail(plan.step, str(exc))
+            outputs = step.apply(self, plan, self._context(plan.step, ctx))
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            self.fail(plan.step, "interrupted" if interrupted else str(explain(exc, self.redact)))
             raise
         digests = self.input_digests(plan.inputs)
         self.save_answers()  # the ledger key and generated secrets before the ledger cites them
@@ -177,7 +222,15 @@ class Session:
         if plan.pending:
             message += "\n\n" + "\n".join(f"- wrote {c.path}" for c in plan.pending)
         state = [".gitignore", *(str(p.relative_to(self.repo)) for p in self.state_files())]
-        commit = gitrepo.commit(self.repo, message, [*state, *(c.path for c in plan.changes)])
+        try:
+            commit = gitrepo.commit(self.repo, message, [*state, *(c.path for c in plan.changes)])
+        except (WizardError, RuntimeError) as exc:
+            error = exc if isinstance(exc, WizardError) else StepError(str(exc))
+            reason = f"the step's work is done but git could not commit it: {error.message}"
+            self.fail(plan.step, reason)
+            raise StepError(
+                reason, error.fix or "fix the secure repo's git (see the message) and run again"
+            ) from None
         self.log.write(f"{plan.step}: done" + (f" (commit {commit})" if commit else ""))
         return outputs
 
@@ -212,8 +265,8 @@ class Session:
             return make(FAILED, record.reason or "failed")
         module = step.load()
         try:
-            current = self.resolved.require(module.INPUTS)
-        except StepError as exc:
+            current = self.resolved.require(module.inputs)
+        except WizardError as exc:
             return make(STALE, str(exc))
         except ValueError as exc:
             return make(STALE, f"answers incomplete: {exc}")
@@ -230,7 +283,7 @@ class Session:
             return make(STALE, f"answers changed since it ran: {labels}")
         try:
             problem = module.probe(self)
-        except (StepError, ValueError) as exc:
+        except (WizardError, ValueError) as exc:
             problem = str(exc)
         if problem:
             return make(STALE, problem)

@@ -106,3 +106,16 @@ def explain(exc: BaseException, redact: Callable[[str], str] = str) -> Explained
         exit_codes.INTERNAL,
         bug=True,
     )
+
+
+class NeedsDecision(WizardError):
+    """The step cannot go on until the operator decides (trust a host key, revoke a rule).
+
+    A screen asks ``question`` and, on yes, plans again with ``decisions[key] = value``;
+    headless mode stops with the message and the fix (how to decide on the command line).
+    """
+
+    def __init__(self, message: str, fix: str, *, key: str, value: str, question: str, yes: str):
+        super().__init__(message, fix)
+        self.key, self.value = key, value
+        self.question, self.yes = question, yes

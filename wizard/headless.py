@@ -6,20 +6,24 @@ Progress and messages go to stderr; ``--json`` puts one JSON document on stdout.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from . import cli, yamlio
+from . import exit_codes, yamlio
 from .answers import AnswersError, flatten
+from .context import RunContext
 from .engine import DONE, UNAVAILABLE, Session, StepStatus
-from .ledger import LedgerError
-from .lock import LockedError
+from .errors import ConflictError, UsageError, WizardError, explain
 from .redact import MASK
 from .steps import STEPS, Plan, StepError
 from .steps.base import checks_failure
@@ -47,51 +51,35 @@ def say_error(message: str, fix: str = "") -> None:
         console.print(f"  [dim]fix:[/] {escape(fix)}")
 
 
-class UsageError(ValueError):
-    """The command line asks for something that cannot be done; nothing was touched."""
-
-    def __init__(self, message: str, fix: str = ""):
-        super().__init__(message)
-        self.fix = fix
-
-
-def guarded(action: Callable[[], int]) -> int:
-    """Run ``action``, turning every known failure into one sentence and an exit code."""
-    try:
-        return action()
-    except UsageError as exc:
-        say_error(str(exc), exc.fix)
-        return cli.EXIT_USAGE
-    except AnswersError as exc:
+def report(exc: BaseException, redact: Callable[[str], str] = str) -> int:
+    """Say what went wrong (one sentence and the fix, secrets masked); the exit code."""
+    if isinstance(exc, AnswersError):
         say_error("the answers cannot be used:")
         for problem in exc.problems:
-            err_console().print(f"  - {escape(problem)}")
-        return cli.EXIT_USAGE
-    except yamlio.YamlFileError as exc:
-        say_error(str(exc), "correct the YAML (indentation, quotes) and run again")
-        return cli.EXIT_STATE
-    except LockedError as exc:
-        say_error(str(exc))
-        return cli.EXIT_LOCKED
-    except LedgerError as exc:
-        say_error(str(exc))
-        return cli.EXIT_STATE
-    except StepError as exc:
-        say_error(str(exc))
-        return cli.EXIT_FAILED
-    except PermissionError as exc:
-        say_error(f"permission denied: {exc.filename}", "check the owner and mode of that path")
-        return cli.EXIT_FAILED
+            err_console().print(f"  - {escape(redact(problem))}")
+        return exc.exit_code
+    if isinstance(exc, yamlio.YamlFileError):
+        say_error(redact(str(exc)), "correct the YAML (indentation, quotes) and run again")
+        return exit_codes.STATE
+    explained = explain(exc, redact)
+    if explained.bug and debug():
+        traceback.print_exception(exc)
+    say_error(explained.message, explained.fix)
+    return explained.exit_code
+
+
+def guarded(action: Callable[[], int], redact: Callable[[str], str] = str) -> int:
+    """Run ``action``, turning every failure into one sentence and an exit code."""
+    try:
+        return action()
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the last line of defence: no traceback reaches the operator
-        if cli.debug():
-            traceback.print_exc()
-        say_error(
-            f"internal error ({type(exc).__name__}); this is a bug in analytics-wizard",
-            "run again with ANALYTICS_WIZARD_DEBUG=1 for details and report it",
-        )
-        return cli.EXIT_INTERNAL
+        return report(exc, redact)
+
+
+def debug() -> bool:
+    return os.environ.get("ANALYTICS_WIZARD_DEBUG") == "1"
 
 
 def load_answers_file(path: Path) -> dict[str, Any]:
@@ -128,7 +116,7 @@ def check_required(session: Session, only: Sequence[str] | None) -> None:
         if not step.available or (only and step.name not in only):
             continue
         try:
-            session.resolved.require(step.load().INPUTS)
+            session.resolved.require(step.load().inputs)
         except AnswersError as exc:
             problems += [p for p in exc.problems if p not in problems]
         except ValueError as exc:  # a derived value that does not fit names its key
@@ -149,12 +137,15 @@ def run(
 ) -> int:
     results: list[dict[str, Any]] = []
     console = err_console()
+    redact: Callable[[str], str] = str
 
     def body() -> int:
+        nonlocal redact
         check_only(only)
         check_repo_path(repo)
         flat = load_answers_file(answers_file)
         with Session.open(repo, write=not dry_run, command="run") as session:
+            redact = session.redact
             session.merge_answers(flat, str(answers_file))
             check_required(session, only)
             code = _run_steps(
@@ -164,12 +155,12 @@ def run(
                 console.print(f"[dim]log: {session.log.path}[/]")
             return code
 
-    code = guarded(body)
+    code = guarded(body, lambda text: redact(text))
     if as_json:
         doc = {
             "command": "run",
             "dry_run": dry_run,
-            "ok": code == cli.EXIT_OK,
+            "ok": code == exit_codes.OK,
             "exit_code": code,
             "steps": results,
             "checks": [check for result in results for check in result.pop("checks", [])],
@@ -190,56 +181,110 @@ def _run_steps(
     # --force overwrites hand-edited files; deleting cloud resources needs its own yes.
     decisions = {"confirm": "destroy"} if confirm_destroy else {}
     selected = [step for step in STEPS if not only or step.name in only]
-    for step in selected:
-        if not step.available:
+    for info in selected:
+        if not info.available:
             if only:
-                raise StepError(f"the {step.name} step is not available in this version yet")
-            results.append(_result(step.name, "skipped", "not available in this version yet"))
-            console.print(f"[dim]- {step.title}: not available in this version yet[/]")
+                raise StepError(f"the {info.name} step is not available in this version yet")
+            results.append(_result(info.name, "skipped", "not available in this version yet"))
+            console.print(f"[dim]- {info.title}: not available in this version yet[/]")
             continue
-        with console.status(f"{step.title}: planning…"):
+        step = info.load()
+        title = info.title
+        ctx = RunContext(on_progress=lambda line: console.print(f"  {escape(line)}"))
+        with console.status(f"{title}: planning…"), interruptible(step.cancellable) as stop:
             try:
-                plan = session.plan(step.name, decisions, force=force)
-            except StepError as exc:
-                session.fail(step.name, str(exc))
-                results.append(_result(step.name, "failed", str(exc)))
-                console.print(f"[red]✘ {step.title}:[/] {escape(session.redact(str(exc)))}")
-                return cli.EXIT_FAILED
+                plan = session.plan(info.name, decisions, force, ctx.with_cancel(stop))
+            except WizardError as exc:
+                if not dry_run:
+                    session.fail(info.name, str(explain(exc, session.redact)))
+                return _failed(session, console, results, info.name, title, exc)
         for note in plan.notes:
-            console.print(f"  [dim]{escape(note)}[/]")
+            console.print(f"  [dim]{escape(session.redact(note))}[/]")
         if plan.checks:
             _print_checks(console, plan)
             problem = checks_failure(plan.checks)
             if problem:
                 if not dry_run:
-                    session.fail(step.name, problem)
-                results.append(_result(step.name, "failed", problem, plan=plan))
-                console.print(f"[red]✘ {step.title}:[/] {escape(session.redact(problem))}")
-                return cli.EXIT_FAILED
+                    session.fail(info.name, problem)
+                results.append(_result(info.name, "failed", session.redact(problem), plan=plan))
+                console.print(f"[red]✘ {title}:[/] {escape(session.redact(problem))}")
+                return exit_codes.FAILED
         if plan.conflicts:
             _print_conflicts(console, plan, session)
             results.append(
-                _result(step.name, "conflict", "hand-edited values need --force", plan=plan)
+                _result(info.name, "conflict", "hand-edited values need --force", plan=plan)
             )
-            return cli.EXIT_CONFLICT
+            return exit_codes.CONFLICT
         if plan.confirm and not dry_run:
             reason = "the plan destroys or replaces resources: re-run with --confirm-destroy"
-            results.append(_result(step.name, "confirm", reason, plan=plan))
-            console.print(f"[yellow]! {step.title}:[/] {escape(reason)}; nothing was changed")
-            return cli.EXIT_CONFLICT
+            results.append(_result(info.name, "confirm", reason, plan=plan))
+            console.print(f"[yellow]! {title}:[/] {escape(reason)}; nothing was changed")
+            return exit_codes.CONFLICT
         if dry_run:
             _print_diffs(console, plan, session)
             reason = _summary(plan, "would write", "would run") or "no changes"
-            results.append(_result(step.name, "planned", reason, plan=plan))
-            console.print(f"[cyan]• {step.title}:[/] {reason} (dry run)")
+            results.append(_result(info.name, "planned", reason, plan=plan))
+            console.print(f"[cyan]• {title}:[/] {reason} (dry run)")
             continue
-        plan.progress = lambda line: console.print(f"  {escape(session.redact(line))}")
-        with console.status(f"{step.title}: writing…"):
-            session.apply(plan)
-        reason = _summary(plan, "wrote", "ran") or "no changes"
-        results.append(_result(step.name, DONE, reason, plan=plan))
-        console.print(f"[green]✔ {step.title}:[/] {reason}")
-    return cli.EXIT_OK
+        with (
+            console.status(f"{title}: {step.verb.lower()}…"),
+            interruptible(step.cancellable) as stop,
+        ):
+            try:
+                outputs = session.apply(plan, ctx.with_cancel(stop))
+            except WizardError as exc:
+                return _failed(session, console, results, info.name, title, exc, plan)
+        reason = session.redact(step.outcome(plan, outputs))
+        results.append(_result(info.name, DONE, reason, plan=plan))
+        console.print(f"[green]✔ {title}:[/] {escape(reason)}")
+    return exit_codes.OK
+
+
+def _failed(
+    session: Session,
+    console: Console,
+    results: list[dict[str, Any]],
+    name: str,
+    title: str,
+    exc: WizardError,
+    plan: Plan | None = None,
+) -> int:
+    """A step stopped: its result (masked) for --json, one line for the console; the code."""
+    explained = explain(exc, session.redact)
+    state = "conflict" if isinstance(exc, ConflictError) else "failed"
+    results.append(_result(name, state, str(explained), plan=plan))
+    console.print(f"[red]✘ {title}:[/] {escape(explained.message)}")
+    if explained.fix:
+        console.print(f"  [dim]fix:[/] {escape(explained.fix)}")
+    return explained.exit_code
+
+
+@contextmanager
+def interruptible(enabled: bool) -> Iterator[Callable[[], bool]]:
+    """While a step that can stop gracefully runs, the first ctrl+c asks it to stop (it says
+    what it left); a second one interrupts at once. Yields whether a stop was asked."""
+    asked = False
+
+    def stop() -> bool:
+        return asked
+
+    main = threading.current_thread() is threading.main_thread()
+    if not (enabled and main) or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield stop
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal asked
+        if asked:
+            raise KeyboardInterrupt
+        asked = True
+        err_console().print("[yellow]stopping… (ctrl+c again to stop at once)[/]")
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _result(name: str, state: str, reason: str, plan: Plan | None = None) -> dict[str, Any]:
@@ -319,9 +364,16 @@ def status(repo: Path, *, as_json: bool = False) -> int:
     def body() -> int:
         check_repo_path(repo)
         if not (repo / ".wizard").is_dir():
-            statuses = Session(repo, write=False).status()
+            session = Session(repo, write=False)
         else:
-            statuses = Session.open(repo, write=False).status()
+            session = Session.open(repo, write=False)
+        statuses = session.status()
+        # The checks steps recorded (the prerequisites'), as they were when recorded.
+        checks = [
+            check
+            for record in session.ledger.steps.values()
+            for check in record.outputs.get("checks") or []
+        ]
         all_done = all(s.state in (DONE, UNAVAILABLE) for s in statuses)
         if as_json:
             doc = {
@@ -329,12 +381,12 @@ def status(repo: Path, *, as_json: bool = False) -> int:
                 "secure_repo": str(repo.expanduser().resolve()),
                 "ok": all_done,
                 "steps": [s.to_json() for s in statuses],
-                "checks": [],
+                "checks": checks,
             }
             sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         else:
             _print_status(statuses)
-        return cli.EXIT_OK if all_done else cli.EXIT_FAILED
+        return exit_codes.OK if all_done else exit_codes.FAILED
 
     return guarded(body)
 

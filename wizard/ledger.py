@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlio
+from .errors import StateError
 from .fsutil import atomic_write
 
 SCHEMA_VERSION = 2
 
 
-class LedgerError(RuntimeError):
+class LedgerError(StateError):
     """A ledger this version cannot use."""
 
 

@@ -9,9 +9,14 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
+from . import exit_codes
+from .errors import WizardError
 
-class LockedError(RuntimeError):
+
+class LockedError(WizardError):
     """Another wizard holds the secure repo."""
+
+    exit_code = exit_codes.LOCKED
 
 
 class RepoLock:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .steps.base import StepError
+from .errors import WizardError
 
 Connection = Any  # pymysql.connections.Connection (PyMySQL ships no type information)
 
@@ -41,7 +41,7 @@ PRIVILEGE_ERRORS = frozenset(
 CONNECTION_LOST = frozenset({SERVER_GONE, LOST_CONNECTION})
 
 
-class DatabaseError(StepError):
+class DatabaseError(WizardError):
     """A database operation failed; the message is one sentence plus the fix.
 
     ``code`` is the MySQL error number when the server gave one.
@@ -79,7 +79,7 @@ class Server:
 def identifier(name: str) -> str:
     """``name`` backtick-quoted, after checking it only holds ``[A-Za-z0-9_-]``."""
     if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
-        raise StepError(
+        raise DatabaseError(
             f"{name!r} cannot be used as a database name: only letters, digits, '_' and '-' "
             "(1-64 characters) are allowed"
         )

@@ -15,33 +15,51 @@ import select
 import socket
 import stat
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .steps.base import StepError
+from .errors import NeedsDecision, WizardError
 
 CONNECT_TIMEOUT = 10
+# Decisions (see wizard.errors.NeedsDecision) naming a host key the operator accepted:
+# ``ssh-host-key:<host>:<port>`` (or plain ``ssh-host-key``) = its SHA256 fingerprint.
+HOST_KEY = "ssh-host-key"
 
 
-class SSHError(StepError):
+def accepted_host_keys(decisions: Mapping[str, str] | None) -> list[str]:
+    """The fingerprints the operator accepted in ``decisions``."""
+    return [
+        value
+        for key, value in (decisions or {}).items()
+        if key == HOST_KEY or key.startswith(HOST_KEY + ":")
+    ]
+
+
+class SSHError(WizardError):
     """The tunnel could not be opened; the message is one sentence plus the fix."""
 
 
-class HostKeyUnknown(SSHError):
-    """The jump host is not in known_hosts; the operator must confirm ``fingerprint``."""
+class HostKeyUnknown(SSHError, NeedsDecision):
+    """The host is not in known_hosts; the operator must confirm ``fingerprint``."""
 
     def __init__(self, host: str, port: int, key_type: str, fingerprint: str, known_hosts: Path):
         self.host, self.port = host, port
         self.key_type, self.fingerprint = key_type, fingerprint
         self.known_hosts = known_hosts
-        super().__init__(
+        NeedsDecision.__init__(
+            self,
             f"the SSH host {host_label(host, port)} is not in {known_hosts}; it presents the "
-            f"{key_type} key {fingerprint}. Check that fingerprint with the host's owner (on "
-            "the host: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and accept it to continue "
-            f"(headless: add it to known_hosts, e.g. ssh-keyscan -p {port} {host} >> "
-            f"{known_hosts})"
+            f"{key_type} key {fingerprint}",
+            "check that fingerprint with the host's owner (on the host: ssh-keygen -lf "
+            "/etc/ssh/ssh_host_*_key.pub) and accept it to continue (headless: add it to "
+            f"known_hosts, e.g. ssh-keyscan -p {port} {host} >> {known_hosts})",
+            key=f"{HOST_KEY}:{host}:{port}",
+            value=fingerprint,
+            question=f"Trust the {key_type} key {fingerprint} of {host_label(host, port)} and "
+            f"record it in {known_hosts}?",
+            yes="Trust",
         )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .steps.base import StepError
+from .errors import Cancelled, WizardError
 
 # Outputs later steps read from the ledger; a configuration without them is refused.
 REQUIRED_OUTPUTS: tuple[str, ...] = (
@@ -42,15 +42,15 @@ LOCK_FILE = ".terraform.tfstate.lock.info"
 Progress = Callable[[str], None]
 
 
-class TerraformError(StepError):
+class TerraformError(WizardError):
     """terraform failed; the message is its diagnostics' summaries and details."""
 
 
-class TerraformMissing(StepError):
+class TerraformMissing(WizardError):
     """No terraform binary on PATH."""
 
 
-class TerraformCancelled(StepError):
+class TerraformCancelled(Cancelled):
     """The operator cancelled a running terraform."""
 
 
@@ -193,7 +193,7 @@ def host_only(value: str) -> str:
 def read_outputs(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The ledger's view of ``terraform output -json``: values only, never sensitive ones.
 
-    Raises StepError naming every output later steps need that the configuration lacks.
+    Raises TerraformError naming every output later steps need that the configuration lacks.
     """
     values: dict[str, Any] = {}
     for name, doc in raw.items():
@@ -204,7 +204,7 @@ def read_outputs(raw: Mapping[str, Any]) -> dict[str, Any]:
         values["rds_host_name"] = host_only(values["rds_host_name"])
     missing = [name for name in REQUIRED_OUTPUTS if values.get(name) in (None, "")]
     if missing:
-        raise StepError(
+        raise TerraformError(
             f"terraform's outputs lack {', '.join(missing)}, which later steps need; the "
             "configuration in terraform/ must define them (run the terraform step again to "
             "restore the wizard's configuration)"
@@ -249,9 +249,9 @@ class Terraform:
     """terraform in one working directory."""
 
     workdir: Path
-    env: dict[str, str] = field(default_factory=dict)
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancelled: Callable[[], bool] = field(default=lambda: False)
     log: Progress = field(default=lambda line: None)
+    env: dict[str, str] = field(default_factory=dict)
 
     def run(
         self,
@@ -300,7 +300,7 @@ class Terraform:
         text: list[str] = []
         try:
             while True:
-                if self.cancel.is_set():
+                if self.cancelled():
                     self._stop(process, args[0])
                 try:
                     line = lines.get(timeout=0.2)

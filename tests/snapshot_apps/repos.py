@@ -58,9 +58,10 @@ def hand_edit(repo: Path, key: str, value: str, path: str = VARS) -> None:
     target.write_text(text)
 
 
-def open_app(repo: Path) -> WizardApp:
-    """The wizard on ``repo``, as ``run_app`` starts it; close ``app.session`` afterwards."""
-    return WizardApp(Session.open(repo, write=True, command="tui"))
+def open_app(repo: Path, initial: str | None = "files") -> WizardApp:
+    """The wizard on ``repo`` as ``run_app`` starts it, on step ``initial`` (None: where the
+    wizard itself would start); close ``app.session`` afterwards."""
+    return WizardApp(Session.open(repo, write=True, command="tui"), initial)
 
 
 async def form_ready(pilot: Pilot[None]) -> None:

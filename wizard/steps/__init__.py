@@ -1,17 +1,14 @@
-"""The seven steps, in order. Each implemented step is one module with the same interface:
-
-``INPUTS`` (answer keys it reads), ``plan(session, decisions, force)`` → :class:`Plan`,
-``apply(session, plan)`` → outputs for the ledger, and ``probe(session)`` → None when what the
-step did is still in place, else the reason it is not.
+"""The seven steps, in order. Each implemented step is one module whose ``STEP`` is a
+:class:`~wizard.steps.base.Step`; the list here holds what is shown before any step module is
+loaded (names, titles, summaries), so start-up imports none of them.
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from types import ModuleType
 
-from .base import Change, Check, Conflict, Plan, Statement, StepError
+from .base import Change, Check, Conflict, Plan, Statement, Step, StepError
 
 __all__ = [
     "STEPS",
@@ -20,6 +17,7 @@ __all__ = [
     "Conflict",
     "Plan",
     "Statement",
+    "Step",
     "StepError",
     "StepInfo",
     "by_name",
@@ -37,10 +35,11 @@ class StepInfo:
     def available(self) -> bool:
         return self.module is not None
 
-    def load(self) -> ModuleType:
+    def load(self) -> Step:
         if self.module is None:
             raise StepError(f"the {self.name} step is not available in this version yet")
-        return importlib.import_module(self.module)
+        step: Step = importlib.import_module(self.module).STEP
+        return step
 
 
 STEPS: tuple[StepInfo, ...] = (

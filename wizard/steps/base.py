@@ -1,14 +1,45 @@
-"""What a step proposes before it changes anything: file changes, conflicts, notes."""
+"""The step contract: what every step declares and does, and what a plan proposes.
+
+A step is an object of a :class:`Step` subclass. The TUI, headless mode and the tests only ever
+call what is declared here: they know no step by name. Planning shows the change (files, SQL,
+terraform's plan, checks) before anything is changed; applying carries out exactly that plan;
+probing says whether what the step did is still in place.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..context import RunContext
+from ..errors import WizardError
+
+if TYPE_CHECKING:
+    from ..aws import Aws
+    from ..aws_choices import Choice
+    from ..engine import Session
+
+# Decisions on a value the operator changed by hand: ``decisions["<file>:<key>"]``.
+KEEP, OVERWRITE = "keep", "overwrite"
+# How a screen previews a step: a plan with diffs, SQL and notes, or a live table of checks.
+PREVIEW, CHECKS = "preview", "checks"
+# Decisions to go on despite a failing check: ``decisions["override:<check id>"] = "yes"``.
+OVERRIDE = "override:"
 
 
-class StepError(RuntimeError):
+class StepError(WizardError):
     """A step cannot go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """Something a step's form offers besides preview and run (e.g. testing a connection)."""
+
+    name: str
+    label: str
+    key: str  # the key binding, e.g. "f5"
 
 
 @dataclass
@@ -120,12 +151,103 @@ class Plan:
     outputs: dict[str, Any] = field(default_factory=dict)
     statements: list[Statement] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    # What applying changes besides files and SQL, one line each (e.g. AWS resources).
+    effects: list[str] = field(default_factory=list)
     # A word the operator must type before this plan may be applied (e.g. "destroy" when
     # terraform would delete resources); empty when nothing needs confirming.
     confirm: str = ""
-    # Called with one line (masked) as each statement starts and finishes, for live progress.
-    progress: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+    # Decisions the plan was made with (conflicts kept or overwritten, host keys trusted).
+    decisions: dict[str, str] = field(default_factory=dict)
 
     @property
     def pending(self) -> list[Change]:
         return [c for c in self.changes if c.changed]
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+class Step(ABC):
+    """One step of the runbook. Subclasses declare what the UI needs and implement the three
+    operations; one instance per step module, as its ``STEP``."""
+
+    name: ClassVar[str]
+    #: Answer keys the step reads (its form shows them; their digests decide "stale").
+    inputs: ClassVar[tuple[str, ...]]
+    #: What carrying the plan out is called, on buttons and in the confirmation.
+    verb: ClassVar[str] = "Run"
+    #: The form's preview button.
+    preview_label: ClassVar[str] = "Preview"
+    #: How the preview is shown (PREVIEW or CHECKS).
+    view: ClassVar[str] = PREVIEW
+    #: Whether the operator may stop a running apply (esc / ctrl+c).
+    cancellable: ClassVar[bool] = False
+    #: For a CHECKS view: the check ids, in the order shown, and whether a failing one may be
+    #: overridden (recorded in the ledger).
+    checks: ClassVar[tuple[str, ...]] = ()
+    overridable: ClassVar[bool] = False
+    #: Extra actions of the form, run with :meth:`run_action`.
+    actions: ClassVar[tuple[Action, ...]] = ()
+    #: Answer keys whose value can be picked from a list AWS gives (key -> aws_choices lookup).
+    choosers: ClassVar[Mapping[str, str]] = {}
+
+    @abstractmethod
+    def plan(
+        self, session: Session, decisions: Mapping[str, str], force: bool, ctx: RunContext
+    ) -> Plan:
+        """What the step would do; changes nothing (a dry run must not even write answers)."""
+
+    @abstractmethod
+    def apply(self, session: Session, plan: Plan, ctx: RunContext) -> dict[str, Any]:
+        """Carry out ``plan``; the outputs later steps read from the ledger."""
+
+    @abstractmethod
+    def probe(self, session: Session) -> str | None:
+        """None while what the step did is still in place, else why it is not."""
+
+    def question(self, plan: Plan) -> str:
+        """The confirmation asked before :meth:`apply`."""
+        if plan.statements:
+            targets = ", ".join(dict.fromkeys(s.target for s in plan.statements))
+            return f"Run {count(len(plan.statements), 'SQL statement')} on {targets}?"
+        if plan.pending:
+            return f"Write {count(len(plan.pending), 'file')} in the secure repo?"
+        return "Everything already matches. Record the step as done?"
+
+    def accepts(self, plan: Plan, word: str) -> bool:
+        """Whether ``word`` is what the plan's confirmation (``plan.confirm``) asks for."""
+        return word.strip().lower() == plan.confirm.lower()
+
+    def outcome(self, plan: Plan, outputs: Mapping[str, Any]) -> str:
+        """What carrying out ``plan`` did, in a few words."""
+        parts = []
+        if plan.pending:
+            parts.append(f"wrote {count(len(plan.pending), 'file')}")
+        if plan.statements:
+            parts.append(f"ran {count(len(plan.statements), 'SQL statement')}")
+        return ", ".join(parts) or "no changes"
+
+    def recheck(
+        self, session: Session, plan: Plan, cid: str, decisions: Mapping[str, str], ctx: RunContext
+    ) -> Check:
+        """Run one check of a CHECKS plan again; its new result is put into ``plan``."""
+        raise StepError(f"the {self.name} step has no checks to run again")
+
+    def choices(self, session: Session, key: str) -> list[Choice]:
+        """What AWS offers for the answer ``key`` (one of :attr:`choosers`), best first."""
+        from .. import aws_choices
+        from ..aws import Target
+
+        if key not in self.choosers:
+            raise StepError(f"{key} has no list of choices")
+        resolved = session.resolved
+        target = Target.from_values(
+            {k: resolved.get(k) for k in ("aws.profile", "aws.region", "aws.endpoint_url")}
+        )
+        lookup: Callable[[Aws], list[Choice]] = getattr(aws_choices, self.choosers[key])
+        return lookup(session.backends.aws(target))
+
+    def run_action(self, name: str, session: Session, decisions: Mapping[str, str]) -> list[str]:
+        """Run one of :attr:`actions`; the lines to show."""
+        raise StepError(f"the {self.name} step has no action {name!r}")

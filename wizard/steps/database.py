@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import mysql, ssh
+from ..context import RunContext
+from ..errors import WizardError
 from ..mysql import Server
-from .base import Plan, Statement, StepError
+from .base import Action, Plan, Statement, Step, StepError, count
 
 if TYPE_CHECKING:
     from ..engine import Session
@@ -26,8 +28,7 @@ NAME = "database"
 DATABASES = ("dashboard", "analytics-api", "reports")
 USER_HOST = "%"  # the runbook's 'user'@'%': the analytics instances and EMR connect from anywhere
 ANALYTICS, EDXAPP = "analytics", "edxapp"
-# decisions[HOST_KEY] = the SHA256 fingerprint the operator confirmed for the tunnel's host.
-HOST_KEY = "ssh-host-key"
+TEST_CONNECTION = Action("test_connection", "Test connection", "f5")
 
 INPUTS: tuple[str, ...] = (
     "database.host",
@@ -146,9 +147,9 @@ def reach(
         }
         return
     jump = ssh.JumpHost.from_answer(v["database.tunnel"])
-    accepted = [decisions[HOST_KEY]] if decisions and decisions.get(HOST_KEY) else []
+    accepted = ssh.accepted_host_keys(decisions)
     # ssh.HostKeyUnknown (a StepError) carries the fingerprint for the TUI to ask about.
-    with ssh.open_tunnel(jump, accept=accepted, record=session.write) as tunnel:
+    with session.backends.tunnel(jump, accept=accepted, record=session.write) as tunnel:
         targets = {}
         for name, (server, admin, password) in found.items():
             targets[name] = Target(
@@ -181,23 +182,6 @@ def check_connection(session: Session, decisions: Mapping[str, str] | None = Non
 
 
 # --- planning -------------------------------------------------------------------------------
-
-
-def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
-    """Look at both servers and propose only the statements that are missing."""
-    session.ensure_generated(INPUTS)
-    v = values(session)
-    owned = accounts(v)
-    result = Plan(step=NAME, inputs=dict(v))
-    with reach(session, v, decisions) as targets:
-        analytics = targets[ANALYTICS]
-        result.statements += _database_statements(analytics, result.notes)
-        for account in owned:
-            result.statements += _account_statements(targets[account.server], account)
-    if not result.statements:
-        result.notes.append("the analytics databases, users and grants are already in place")
-    result.outputs = outputs(v, owned)
-    return result
 
 
 def _database_statements(target: Target, notes: list[str]) -> list[Statement]:
@@ -272,47 +256,6 @@ def outputs(v: Mapping[str, Any], owned: list[Account]) -> dict[str, Any]:
 # --- applying and verifying -----------------------------------------------------------------
 
 
-def apply(session: Session, plan: Plan) -> dict[str, Any]:
-    """Run the planned statements, then log in as each user and check its grants."""
-    v = values(session)
-    owned = accounts(v)
-    say = plan.progress or (lambda line: None)
-    with reach(session, v) as targets:
-        by_target = {t.server.label: t for t in targets.values()}
-        _check_admins(plan, by_target)
-        done: list[Statement] = []
-        for index, statement in enumerate(plan.statements, start=1):
-            target = by_target[statement.target]
-            line = f"[{index}/{len(plan.statements)}] {statement.target}: {statement.shown}"
-            say(line)
-            session.log.write(f"{NAME}: {line}")
-            try:
-                with mysql.session(
-                    target.server, target.admin, target.admin_password, via=target.via
-                ) as conn:
-                    mysql.query(
-                        conn,
-                        target.server,
-                        target.admin,
-                        target.admin_password,
-                        statement.sql,
-                        statement.params,
-                    )
-            except StepError as exc:
-                raise StepError(_stopped(exc, statement, index, plan, done)) from None
-            done.append(statement)
-        if not plan.statements:
-            say("already in place: nothing to change")
-        problems = verify(targets, owned)
-    if problems:
-        raise StepError(
-            "the statements ran but the check failed: " + "; ".join(problems) + ". Fix the "
-            "users by hand (or remove them) and run again"
-        )
-    say("verified: each user logs in and has its grants")
-    return outputs(v, owned)
-
-
 def _check_admins(plan: Plan, by_target: Mapping[str, Target]) -> None:
     """Refuse before any change when an admin user plainly cannot create users and grant."""
     for label in dict.fromkeys(s.target for s in plan.statements):
@@ -336,7 +279,7 @@ def _check_admins(plan: Plan, by_target: Mapping[str, Target]) -> None:
 
 
 def _stopped(
-    exc: StepError, statement: Statement, index: int, plan: Plan, done: list[Statement]
+    exc: WizardError, statement: Statement, index: int, plan: Plan, done: list[Statement]
 ) -> str:
     total = len(plan.statements)
     if done:
@@ -380,13 +323,91 @@ def verify(targets: Mapping[str, Target], owned: list[Account]) -> list[str]:
     return problems
 
 
-def probe(session: Session) -> str | None:
-    """None while every user still logs in and has its grants (this logs in to the servers)."""
-    v = values(session)
-    owned = accounts(v)
-    try:
-        with reach(session, v) as targets:
+# --- the step -------------------------------------------------------------------------------
+
+
+class DatabaseStep(Step):
+    name = NAME
+    inputs = INPUTS
+    preview_label = "Preview SQL"
+    actions = (TEST_CONNECTION,)
+
+    def plan(
+        self, session: Session, decisions: Mapping[str, str], force: bool, ctx: RunContext
+    ) -> Plan:
+        """Look at both servers and propose only the statements that are missing."""
+        session.ensure_generated(INPUTS)
+        v = values(session)
+        owned = accounts(v)
+        result = Plan(step=NAME, inputs=dict(v), decisions=dict(decisions))
+        with reach(session, v, decisions) as targets:
+            analytics = targets[ANALYTICS]
+            result.statements += _database_statements(analytics, result.notes)
+            for account in owned:
+                result.statements += _account_statements(targets[account.server], account)
+        if not result.statements:
+            result.notes.append("the analytics databases, users and grants are already in place")
+        result.outputs = outputs(v, owned)
+        return result
+
+    def apply(self, session: Session, plan: Plan, ctx: RunContext) -> dict[str, Any]:
+        """Run the planned statements, then log in as each user and check its grants."""
+        v = values(session)
+        owned = accounts(v)
+        with reach(session, v, plan.decisions) as targets:
+            by_target = {t.server.label: t for t in targets.values()}
+            _check_admins(plan, by_target)
+            done: list[Statement] = []
+            for index, statement in enumerate(plan.statements, start=1):
+                target = by_target[statement.target]
+                line = f"[{index}/{len(plan.statements)}] {statement.target}: {statement.shown}"
+                ctx.progress(line)  # the session logs it too
+                try:
+                    with mysql.session(
+                        target.server, target.admin, target.admin_password, via=target.via
+                    ) as conn:
+                        mysql.query(
+                            conn,
+                            target.server,
+                            target.admin,
+                            target.admin_password,
+                            statement.sql,
+                            statement.params,
+                        )
+                except WizardError as exc:
+                    raise StepError(_stopped(exc, statement, index, plan, done)) from None
+                done.append(statement)
+            if not plan.statements:
+                ctx.progress("already in place: nothing to change")
             problems = verify(targets, owned)
-    except StepError as exc:
-        return str(exc)
-    return "; ".join(problems) or None
+        if problems:
+            raise StepError(
+                "the statements ran but the check failed: " + "; ".join(problems) + ". Fix the "
+                "users by hand (or remove them) and run again"
+            )
+        ctx.progress("verified: each user logs in and has its grants")
+        return outputs(v, owned)
+
+    def probe(self, session: Session) -> str | None:
+        """None while every user still logs in and has its grants (this logs in to the servers)."""
+        v = values(session)
+        owned = accounts(v)
+        try:
+            with reach(session, v) as targets:
+                problems = verify(targets, owned)
+        except WizardError as exc:
+            return str(exc)
+        return "; ".join(problems) or None
+
+    def run_action(self, name: str, session: Session, decisions: Mapping[str, str]) -> list[str]:
+        if name != TEST_CONNECTION.name:
+            return super().run_action(name, session, decisions)
+        return check_connection(session, decisions)
+
+    def outcome(self, plan: Plan, outputs: Mapping[str, Any]) -> str:
+        if not plan.statements:
+            return "already in place; the grants are verified"
+        return f"ran {count(len(plan.statements), 'SQL statement')} and verified the grants"
+
+
+STEP = DatabaseStep()

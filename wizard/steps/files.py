@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import assets
+from ..context import QUIET, RunContext
 from ..documents import (
     MISSING,
     Document,
@@ -29,13 +30,12 @@ from ..documents import (
 from ..fields import MIN_SIGV4_EMR_RELEASE, SIGV2_REGIONS
 from ..fsutil import PRIVATE_DIR_MODE, SECRET_FILE_MODE, atomic_write
 from ..ledger import digest
-from .base import Change, Conflict, Plan, StepError
+from .base import KEEP, OVERWRITE, Change, Conflict, Plan, Step, StepError
 
 if TYPE_CHECKING:
     from ..engine import Session
 
 NAME = "files"
-KEEP, OVERWRITE = "keep", "overwrite"
 
 INPUTS: tuple[str, ...] = (
     "client.name",
@@ -314,92 +314,6 @@ def _shown(value: Any) -> str:
     return _text(value) if isinstance(value, str | Unsafe | ShellExpansion) else repr(value)
 
 
-def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
-    """What the step would write. ``decisions`` maps a conflict id to keep/overwrite."""
-    # Generated secrets are created once here (in memory only on a dry run) and kept after.
-    session.ensure_generated(INPUTS)
-    try:
-        v = values(session)
-    except ValueError as exc:
-        raise StepError(str(exc)) from None
-    b = buckets(v, lambda name: session.ledger.output("terraform", name))
-    record = session.ledger.steps.get(NAME)
-    written: Mapping[str, Any] = (record.outputs.get("written") or {}) if record else {}
-    kept: Mapping[str, Any] = (record.outputs.get("kept") or {}) if record else {}
-    dkey = session.answers.internal_secret("ledger_key")
-
-    result = Plan(step=NAME, inputs={k: v[k] for k in INPUTS})
-    docs: dict[str, Document] = {}
-    new_written: dict[str, dict[str, str]] = {}
-    new_kept: dict[str, dict[str, str]] = {}
-    secret_keys = _secret_owned_keys()
-    for spec in FILES:
-        target = session.repo / spec.path
-        old = target.read_text(encoding="utf-8") if target.exists() else None
-        try:
-            doc = parse(
-                spec.kind,
-                old if old is not None else assets.text("templates", spec.template),
-                spec.path,
-            )
-        except DocumentError as exc:
-            # A parser may quote the offending line, which can hold a secret.
-            raise StepError(
-                session.redact(f"{exc}; fix the file by hand or move it aside, then run again")
-            ) from None
-        file_written = written.get(spec.path) or {}
-        file_kept = kept.get(spec.path) or {}
-        for key, desired in spec.owned(v, b).items():
-            want = doc.canonical(desired)
-            new_written.setdefault(spec.path, {})[key] = digest(dkey, want)
-            current = doc.get(key) if old is not None else MISSING
-            if key in secret_keys and current is not MISSING:
-                # Whatever a secret key holds is a secret, even a value typed in by hand.
-                session.redact.add([_text(current)])
-            if current == want:
-                continue
-            current_digest = digest(dkey, current)
-            conflict_id = f"{spec.path}:{key}"
-            untouched = old is None or current_digest == file_written.get(key)
-            untouched = untouched or (key not in file_written and is_placeholder(current))
-            if untouched:
-                doc.set(key, desired)
-                continue
-            decision = OVERWRITE if force else decisions.get(conflict_id)
-            if decision is None and file_kept.get(key) == current_digest:
-                decision = KEEP  # the operator chose to keep this exact value before
-            if decision == OVERWRITE:
-                doc.set(key, desired)
-            elif decision == KEEP:
-                new_kept.setdefault(spec.path, {})[key] = current_digest
-                result.notes.append(f"kept your value of {key} in {spec.path}")
-            else:
-                result.conflicts.append(
-                    Conflict(
-                        spec.path, key, _shown(current), _shown(want), secret=key in secret_keys
-                    )
-                )
-        docs[spec.path] = doc
-        mode = SECRET_FILE_MODE if spec.secret else 0o644
-        old_mode = (target.stat().st_mode & 0o777) if old is not None else None
-        result.changes.append(Change(spec.path, old, doc.render(), mode, old_mode))
-
-    # Undecided conflicts come first: until the operator keeps or overwrites those values, the
-    # final content (and so whether the files fit together) is not known.
-    problems = [] if result.conflicts else check_rules(docs)
-    if problems:
-        raise StepError(
-            "the files would not fit together: " + "; ".join(problems) + ". Change the answers "
-            "(or the hand-edited values) so they agree, then run again"
-        )
-    result.outputs = {
-        "written": new_written,
-        "kept": new_kept,
-        "buckets": {k: b[k] for k in ("pipeline", "emr", "emr_logs", "api_reports")},
-    }
-    return result
-
-
 def _secret_owned_keys() -> set[str]:
     return {
         "COMMON_MYSQL_MIGRATE_PASS",
@@ -538,32 +452,128 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-# --- applying and verifying ---------------------------------------------------------------
+# --- the step ----------------------------------------------------------------------------
 
 
-def apply(session: Session, plan: Plan) -> dict[str, Any]:
-    if plan.conflicts:
-        raise StepError(
-            f"{len(plan.conflicts)} hand-edited value(s) need a decision (keep or overwrite) first"
-        )
-    (session.repo / "analytics-tasks").mkdir(exist_ok=True)
-    os.chmod(session.repo / "analytics-tasks", PRIVATE_DIR_MODE)
-    for change in plan.changes:
-        if atomic_write(session.repo / change.path, change.new, mode=change.mode):
-            session.log.write(f"files: wrote {change.path}")
-    return plan.outputs
+class FilesStep(Step):
+    name = NAME
+    inputs = INPUTS
+    verb = "Write"
+    preview_label = "Preview files"
+
+    def plan(
+        self, session: Session, decisions: Mapping[str, str], force: bool, ctx: RunContext
+    ) -> Plan:
+        """What the step would write. ``decisions`` maps a conflict id to keep/overwrite."""
+        # Generated secrets are created once here (in memory only on a dry run) and kept after.
+        session.ensure_generated(INPUTS)
+        try:
+            v = values(session)
+        except ValueError as exc:
+            raise StepError(str(exc)) from None
+        b = buckets(v, lambda name: session.ledger.output("terraform", name))
+        record = session.ledger.steps.get(NAME)
+        written: Mapping[str, Any] = (record.outputs.get("written") or {}) if record else {}
+        kept: Mapping[str, Any] = (record.outputs.get("kept") or {}) if record else {}
+        dkey = session.answers.internal_secret("ledger_key")
+
+        result = Plan(step=NAME, inputs={k: v[k] for k in INPUTS})
+        docs: dict[str, Document] = {}
+        new_written: dict[str, dict[str, str]] = {}
+        new_kept: dict[str, dict[str, str]] = {}
+        secret_keys = _secret_owned_keys()
+        for spec in FILES:
+            target = session.repo / spec.path
+            old = target.read_text(encoding="utf-8") if target.exists() else None
+            try:
+                doc = parse(
+                    spec.kind,
+                    old if old is not None else assets.text("templates", spec.template),
+                    spec.path,
+                )
+            except DocumentError as exc:
+                # A parser may quote the offending line, which can hold a secret.
+                raise StepError(
+                    session.redact(f"{exc}; fix the file by hand or move it aside, then run again")
+                ) from None
+            file_written = written.get(spec.path) or {}
+            file_kept = kept.get(spec.path) or {}
+            for key, desired in spec.owned(v, b).items():
+                want = doc.canonical(desired)
+                new_written.setdefault(spec.path, {})[key] = digest(dkey, want)
+                current = doc.get(key) if old is not None else MISSING
+                if key in secret_keys and current is not MISSING:
+                    # Whatever a secret key holds is a secret, even a value typed in by hand.
+                    session.redact.add([_text(current)])
+                if current == want:
+                    continue
+                current_digest = digest(dkey, current)
+                conflict_id = f"{spec.path}:{key}"
+                untouched = old is None or current_digest == file_written.get(key)
+                untouched = untouched or (key not in file_written and is_placeholder(current))
+                if untouched:
+                    doc.set(key, desired)
+                    continue
+                decision = OVERWRITE if force else decisions.get(conflict_id)
+                if decision is None and file_kept.get(key) == current_digest:
+                    decision = KEEP  # the operator chose to keep this exact value before
+                if decision == OVERWRITE:
+                    doc.set(key, desired)
+                elif decision == KEEP:
+                    new_kept.setdefault(spec.path, {})[key] = current_digest
+                    result.notes.append(f"kept your value of {key} in {spec.path}")
+                else:
+                    result.conflicts.append(
+                        Conflict(
+                            spec.path, key, _shown(current), _shown(want), secret=key in secret_keys
+                        )
+                    )
+            docs[spec.path] = doc
+            mode = SECRET_FILE_MODE if spec.secret else 0o644
+            old_mode = (target.stat().st_mode & 0o777) if old is not None else None
+            result.changes.append(Change(spec.path, old, doc.render(), mode, old_mode))
+
+        # Undecided conflicts come first: until the operator keeps or overwrites those values, the
+        # final content (and so whether the files fit together) is not known.
+        problems = [] if result.conflicts else check_rules(docs)
+        if problems:
+            raise StepError(
+                "the files would not fit together: " + "; ".join(problems) + ". Change the answers "
+                "(or the hand-edited values) so they agree, then run again"
+            )
+        result.outputs = {
+            "written": new_written,
+            "kept": new_kept,
+            "buckets": {k: b[k] for k in ("pipeline", "emr", "emr_logs", "api_reports")},
+        }
+        return result
+
+    def apply(self, session: Session, plan: Plan, ctx: RunContext) -> dict[str, Any]:
+        """Write the planned files (all of them, or none)."""
+        if plan.conflicts:
+            raise StepError(
+                f"{len(plan.conflicts)} hand-edited value(s) need a decision (keep or overwrite) first"
+            )
+        (session.repo / "analytics-tasks").mkdir(exist_ok=True)
+        os.chmod(session.repo / "analytics-tasks", PRIVATE_DIR_MODE)
+        for change in plan.changes:
+            if atomic_write(session.repo / change.path, change.new, mode=change.mode):
+                session.log.write(f"files: wrote {change.path}")
+        return plan.outputs
+
+    def probe(self, session: Session) -> str | None:
+        """None while every file still holds what the answers say (or what the operator kept)."""
+        current = self.plan(session, {}, False, QUIET)
+        missing = [c.path for c in current.changes if c.old is None]
+        if missing:
+            return f"missing: {', '.join(missing)}"
+        if current.conflicts:
+            edited = ", ".join(f"{c.key} in {c.path}" for c in current.conflicts[:3])
+            return f"changed by hand: {edited}"
+        differing = [c.path for c in current.pending]
+        if differing:
+            return f"out of date: {', '.join(differing)}"
+        return None
 
 
-def probe(session: Session) -> str | None:
-    """None while every file still holds what the answers say (or what the operator kept)."""
-    current = plan(session, {}, force=False)
-    missing = [c.path for c in current.changes if c.old is None]
-    if missing:
-        return f"missing: {', '.join(missing)}"
-    if current.conflicts:
-        edited = ", ".join(f"{c.key} in {c.path}" for c in current.conflicts[:3])
-        return f"changed by hand: {edited}"
-    differing = [c.path for c in current.pending]
-    if differing:
-        return f"out of date: {', '.join(differing)}"
-    return None
+STEP = FilesStep()

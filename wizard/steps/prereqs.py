@@ -14,8 +14,6 @@ import shutil
 import stat
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -25,14 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from .. import mysql, yamlio
 from ..aws import Aws, AwsError, Target
+from ..context import QUIET, RunContext
+from ..errors import WizardError
 from ..fields import BY_KEY, FieldError
-from .base import FAIL, PASS, WARN, Check, Plan, StepError, checks_failure
+from .base import CHECKS as CHECKS_VIEW
+from .base import FAIL, OVERRIDE, PASS, WARN, Check, Plan, Step, StepError, checks_failure
 
 if TYPE_CHECKING:
     from ..engine import Session
 
 NAME = "prereqs"
-OVERRIDE = "override:"  # decisions[f"override:{check id}"] = "yes"
 ADMIN_POLICY = ":iam::aws:policy/AdministratorAccess"  # any partition (aws, aws-cn, aws-us-gov)
 ADMIN_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 TRACKING_PREFIX = "logs/tracking/"
@@ -41,7 +41,6 @@ EMR_ROLES = ("EMR_DefaultRole", "EMR_EC2_DefaultRole")
 EMR_GROUPS = ("ElasticMapReduce-master", "ElasticMapReduce-slave")
 HTTP_TIMEOUT = 10
 TOOL_TIMEOUT = 30
-HOST_KEY = "ssh-host-key"  # the database step's decision for the tunnel host's fingerprint
 
 INPUTS: tuple[str, ...] = (
     "aws.profile",
@@ -103,7 +102,7 @@ class Context:
         with self._lock:
             if self._aws is None:
                 self.need("aws.region")
-                self._aws = Aws(Target.from_values(self.values))
+                self._aws = self.session.backends.aws(Target.from_values(self.values))
             return self._aws
 
     def identity(self) -> dict[str, Any]:
@@ -267,9 +266,9 @@ def _edxapp_route(ctx: Context, server: mysql.Server) -> Iterator[tuple[str, int
         return
     from .. import ssh
 
-    accepted = [ctx.decisions[HOST_KEY]] if ctx.decisions.get(HOST_KEY) else []
+    accepted = ssh.accepted_host_keys(ctx.decisions)
     jump = ssh.JumpHost.from_answer(tunnel)
-    with ssh.open_tunnel(jump, accept=accepted, record=ctx.session.write) as opened:
+    with ctx.session.backends.tunnel(jump, accept=accepted, record=ctx.session.write) as opened:
         yield opened.forward(server.host, server.port)
 
 
@@ -317,14 +316,16 @@ def _lms_feature(path: Path) -> Any:
     return features.get("ENABLE_OAUTH2_PROVIDER") if isinstance(features, Mapping) else None
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect (e.g. to the login page) is an answer in itself
-
-
 def http_status(url: str) -> int:
     """The HTTP status ``url`` answers with (redirects are not followed); OSError if none."""
-    opener = urllib.request.build_opener(_NoRedirect)
+    import urllib.error
+    import urllib.request  # http.client and email: only when a check asks the LMS
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # a redirect (e.g. to the login page) is an answer in itself
+
+    opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(url, timeout=HTTP_TIMEOUT) as response:
             return int(response.status)
@@ -625,9 +626,9 @@ def run_one(ctx: Context, cid: str) -> Check:
         result = Check(cid, WARN, f"not checked: {exc}", "fix that check first")
     except AwsError as exc:
         result = Check(cid, FAIL, exc.message, exc.fix)
-    except StepError as exc:  # mysql, ssh: "what went wrong; what to do"
-        finding, _, fix = str(exc).partition("; ")
-        result = Check(cid, FAIL, finding, fix)
+    except WizardError as exc:  # mysql, ssh: what went wrong, and what to do
+        finding, _, fix = exc.message.partition("; ")
+        result = Check(cid, FAIL, finding, exc.fix or fix)
     except Exception as exc:  # a check must not take the others down
         result = Check(
             cid,
@@ -659,35 +660,21 @@ def run_checks(
     decisions: Mapping[str, str] | None = None,
     *,
     only: tuple[str, ...] = IDS,
-    on_result: Callable[[Check], None] | None = None,
+    ctx: RunContext = QUIET,
 ) -> list[Check]:
     """Run the checks ``only`` at the same time; results in :data:`IDS` order.
 
-    ``on_result`` is called from the worker threads with each result as it arrives (the TUI
-    posts it as a message).
+    Each result is also sent as a ``check`` event (from the worker threads) as it arrives.
     """
-    ctx = Context(session, values(session), decisions or {})
+    shared = Context(session, values(session), decisions or {})
     results: dict[str, Check] = {}
     with ThreadPoolExecutor(max_workers=len(only), thread_name_prefix="prereq") as pool:
-        futures = {pool.submit(run_one, ctx, cid): cid for cid in only}
+        futures = {pool.submit(run_one, shared, cid): cid for cid in only}
         for future in as_completed(futures):
             result = future.result()
             results[result.id] = result
-            if on_result is not None:
-                on_result(result)
+            ctx.event("check", check=result)
     return [results[cid] for cid in IDS if cid in results]
-
-
-def rerun(
-    session: Session, plan: Plan, cid: str, decisions: Mapping[str, str] | None = None
-) -> Check:
-    """Run one check again and put its new result into ``plan``."""
-    if cid not in CHECKS:
-        raise StepError(f"unknown check {cid!r}; checks are: {', '.join(IDS)}")
-    (result,) = run_checks(session, decisions, only=(cid,))
-    plan.checks = [result if c.id == cid else c for c in plan.checks]
-    plan.outputs = outputs(plan.checks)
-    return result
 
 
 def outputs(checks: list[Check]) -> dict[str, Any]:
@@ -697,37 +684,63 @@ def outputs(checks: list[Check]) -> dict[str, Any]:
     }
 
 
-def plan(
-    session: Session,
-    decisions: Mapping[str, str],
-    force: bool,
-    on_result: Callable[[Check], None] | None = None,
-) -> Plan:
-    """Run every check; the plan carries the results (nothing is changed by this step)."""
-    checks = run_checks(session, decisions, on_result=on_result)
-    result = Plan(step=NAME, inputs=values(session), checks=checks)
-    result.notes += [
-        f"{c.id}: failing, overridden by the operator ({c.finding})" for c in checks if c.overridden
-    ]
-    result.outputs = outputs(checks)
-    return result
+class PrereqsStep(Step):
+    name = NAME
+    inputs = INPUTS
+    verb = "Continue"
+    preview_label = "Run checks"
+    view = CHECKS_VIEW
+    checks = IDS
+    overridable = True
+
+    def plan(
+        self, session: Session, decisions: Mapping[str, str], force: bool, ctx: RunContext
+    ) -> Plan:
+        """Run every check; the plan carries the results (nothing is changed by this step)."""
+        checks = run_checks(session, decisions, ctx=ctx)
+        result = Plan(step=NAME, inputs=values(session), checks=checks, decisions=dict(decisions))
+        result.notes += [
+            f"{c.id}: failing, overridden by the operator ({c.finding})"
+            for c in checks
+            if c.overridden
+        ]
+        result.outputs = outputs(checks)
+        return result
+
+    def recheck(
+        self, session: Session, plan: Plan, cid: str, decisions: Mapping[str, str], ctx: RunContext
+    ) -> Check:
+        """Run one check again and put its new result into ``plan``."""
+        if cid not in CHECKS:
+            raise StepError(f"unknown check {cid!r}; checks are: {', '.join(IDS)}")
+        (result,) = run_checks(session, decisions, only=(cid,), ctx=ctx)
+        plan.checks = [result if c.id == cid else c for c in plan.checks]
+        plan.outputs = outputs(plan.checks)
+        return result
+
+    def apply(self, session: Session, plan: Plan, ctx: RunContext) -> dict[str, Any]:
+        """Record the results; fail while a check fails that the operator did not override."""
+        for c in plan.checks:
+            mark = " (overridden)" if c.overridden else ""
+            session.log.write(f"{NAME}: {c.id}: {c.verdict}{mark}: {c.finding}")
+        problem = checks_failure(plan.checks)
+        if problem:
+            raise StepError(problem)
+        return outputs(plan.checks)
+
+    def probe(self, session: Session) -> str | None:
+        """None while no check fails that was not overridden when the step ran."""
+        record = session.ledger.steps.get(NAME)
+        overrides = record.outputs.get("overrides", []) if record else []
+        decisions = {OVERRIDE + cid: "yes" for cid in overrides}
+        problem = checks_failure(run_checks(session, decisions))
+        return problem
+
+    def question(self, plan: Plan) -> str:
+        return "Record the checks in the ledger and continue?"
+
+    def outcome(self, plan: Plan, outputs: Mapping[str, Any]) -> str:
+        return "checks recorded"
 
 
-def apply(session: Session, plan: Plan) -> dict[str, Any]:
-    """Record the results; fail while a check fails that the operator did not override."""
-    for c in plan.checks:
-        mark = " (overridden)" if c.overridden else ""
-        session.log.write(f"{NAME}: {c.id}: {c.verdict}{mark}: {c.finding}")
-    problem = checks_failure(plan.checks)
-    if problem:
-        raise StepError(problem)
-    return outputs(plan.checks)
-
-
-def probe(session: Session) -> str | None:
-    """None while no check fails that was not overridden when the step ran."""
-    record = session.ledger.steps.get(NAME)
-    overrides = record.outputs.get("overrides", []) if record else []
-    decisions = {OVERRIDE + cid: "yes" for cid in overrides}
-    problem = checks_failure(run_checks(session, decisions))
-    return problem
+STEP = PrereqsStep()

@@ -21,17 +21,18 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import assets
+from ..context import QUIET, RunContext
+from ..errors import WizardError
 from ..fsutil import PRIVATE_DIR_MODE, SECRET_FILE_MODE, atomic_write
 from ..ledger import digest
 from ..terraform import CONFIRM_WORD, PlanSummary, Terraform, confirmed
-from .base import Change, Conflict, Plan, StepError
+from .base import KEEP, OVERWRITE, Change, Conflict, Plan, Step, StepError, count
 
 if TYPE_CHECKING:
     from ..engine import Session
@@ -44,19 +45,8 @@ STATE = "terraform.tfstate"
 LOCK_HCL = ".terraform.lock.hcl"
 PLANFILE = "analytics.tfplan"
 CONFIRM = "confirm"  # decisions key: the word the operator typed
-KEEP, OVERWRITE = "keep", "overwrite"
 # Services the configuration calls; with aws.endpoint_url they all go to that endpoint.
 ENDPOINT_SERVICES = ("ec2", "iam", "opensearch", "rds", "route53", "s3", "sts")
-
-_CANCEL = threading.Event()
-
-
-def cancel() -> None:
-    """Stop the terraform this step is running (from another thread, e.g. the UI's Esc):
-    SIGINT, then wait for it to finish what is in flight and release its state lock. The
-    running plan or apply raises ``TerraformCancelled`` saying whether the state may be locked."""
-    _CANCEL.set()
-
 
 INPUTS: tuple[str, ...] = (
     "client.name",
@@ -172,73 +162,6 @@ def desired_files(v: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
 # --- planning -------------------------------------------------------------------------------
 
 
-def plan(session: Session, decisions: Mapping[str, str], force: bool) -> Plan:
-    """The files to write and terraform's plan of the AWS changes (nothing is changed)."""
-    _CANCEL.clear()
-    session.ensure_generated(INPUTS)
-    v = values(session)
-    key = session.answers.internal_secret("ledger_key")
-    record = session.ledger.steps.get(NAME)
-    written: Mapping[str, str] = (record.outputs.get("written") or {}) if record else {}
-    result = Plan(step=NAME, inputs=dict(v))
-
-    contents: dict[str, str] = {}
-    new_written: dict[str, str] = {}
-    for path, (text, mode) in desired_files(v).items():
-        target = session.repo / path
-        old = target.read_text(encoding="utf-8") if target.exists() else None
-        old_mode = (target.stat().st_mode & 0o777) if old is not None else None
-        final = text
-        hand_edited = old is not None and old != text and digest(key, old) != written.get(path)
-        if hand_edited and old is not None:
-            decision = OVERWRITE if force else decisions.get(f"{path}:file")
-            if decision == KEEP:
-                final = old
-                result.notes.append(f"kept your edited {path}")
-            elif decision != OVERWRITE:
-                secret = path == TFVARS
-                result.conflicts.append(
-                    Conflict(path, "file", "(edited by hand)", "(the wizard's version)", secret)
-                )
-        contents[path] = final
-        new_written[path] = digest(key, final)
-        result.changes.append(Change(path, old, final, mode, old_mode))
-    if not v["aws.endpoint_url"] and (session.repo / OVERRIDE).exists():
-        result.notes.append(f"will remove {OVERRIDE} (aws.endpoint_url is no longer set)")
-
-    result.outputs = {"written": new_written}
-    if result.conflicts:
-        result.notes.append(
-            "terraform's plan runs once the hand-edited files are kept or overwritten"
-        )
-        return result
-
-    with _staging(session) as stage:
-        summary = _plan_in(session, stage, contents)
-    result.notes.append(f"terraform plan: {summary.headline()}")
-    result.notes += summary.lines()
-    if summary.output_changes:
-        result.notes.append("outputs that change: " + ", ".join(summary.output_changes))
-    if summary.destructive and not confirmed(summary, decisions.get(CONFIRM)):
-        result.confirm = CONFIRM_WORD
-        result.notes.append(
-            f"this plan deletes {len(summary.destructive)} resource(s) (destroyed or replaced): "
-            f"type {CONFIRM_WORD!r} (or {len(summary.destructive)}) to go on"
-        )
-    result.outputs["_summary"] = summary
-    result.outputs["_planfile"] = str(stage / PLANFILE) if session.write else None
-    return result
-
-
-def confirm(plan: Plan, answer: str) -> bool:
-    """Confirm the plan's destroys/replaces with what the operator typed; True when accepted."""
-    summary = plan.outputs.get("_summary")
-    if isinstance(summary, PlanSummary) and confirmed(summary, answer):
-        plan.confirm = ""
-        return True
-    return False
-
-
 @contextmanager
 def _staging(session: Session) -> Iterator[Path]:
     """Where terraform plans: kept for apply in a writing session, temporary on a dry run."""
@@ -255,15 +178,16 @@ def _staging(session: Session) -> Iterator[Path]:
             yield Path(tmp)
 
 
-def runner(session: Session, workdir: Path) -> Terraform:
-    return Terraform(
-        workdir,
-        cancel=_CANCEL,
-        log=lambda line: session.log.write(f"{NAME}: {line}"),
+def runner(session: Session, workdir: Path, ctx: RunContext) -> Terraform:
+    """terraform in ``workdir``; it stops (gracefully) when the run is cancelled."""
+    return session.backends.terraform(
+        workdir, ctx.cancelled, lambda line: session.log.write(f"{NAME}: {line}")
     )
 
 
-def _plan_in(session: Session, stage: Path, contents: Mapping[str, str]) -> PlanSummary:
+def _plan_in(
+    session: Session, stage: Path, contents: Mapping[str, str], ctx: RunContext
+) -> PlanSummary:
     for path, text in contents.items():
         mode = SECRET_FILE_MODE if path == TFVARS else 0o644
         atomic_write(stage / Path(path).name, text, mode=mode)
@@ -271,7 +195,7 @@ def _plan_in(session: Session, stage: Path, contents: Mapping[str, str]) -> Plan
     if lock.exists():  # the provider versions the secure repo already pins
         shutil.copyfile(lock, stage / LOCK_HCL)
     state = session.repo / DIRECTORY / STATE
-    tf = runner(session, stage)
+    tf = runner(session, stage, ctx)
     tf.init()
     args_state = state if state.exists() else None
     if not session.write:
@@ -296,76 +220,186 @@ def _plan_in(session: Session, stage: Path, contents: Mapping[str, str]) -> Plan
 # --- applying and verifying -----------------------------------------------------------------
 
 
-def apply(session: Session, plan: Plan) -> dict[str, Any]:
-    """Write the files, apply the saved plan in terraform/, and return terraform's outputs."""
-    if plan.conflicts:
-        raise StepError(
-            f"{len(plan.conflicts)} hand-edited file(s) need a decision (keep or overwrite) first"
-        )
-    if plan.confirm:
-        raise StepError(
-            f"the plan destroys or replaces resources; nothing was changed. Type {plan.confirm!r} "
-            "to confirm (headless: --confirm-destroy)"
-        )
-    _CANCEL.clear()
-    planfile = plan.outputs.get("_planfile")
-    if not planfile or not Path(planfile).exists():
-        raise StepError("the saved terraform plan is missing; plan the step again")
-    say = plan.progress or (lambda line: None)
-    directory = session.repo / DIRECTORY
-    directory.mkdir(exist_ok=True)
-    for change in plan.changes:
-        if atomic_write(session.repo / change.path, change.new, mode=change.mode):
-            session.log.write(f"{NAME}: wrote {change.path}")
-    override = session.repo / OVERRIDE
-    if OVERRIDE not in {c.path for c in plan.changes} and override.exists():
-        override.unlink()
-        session.log.write(f"{NAME}: removed {OVERRIDE}")
-    stage_lock = Path(planfile).parent / LOCK_HCL
-    if stage_lock.exists():
-        atomic_write(directory / LOCK_HCL, stage_lock.read_text(encoding="utf-8"))
-    tf = runner(session, directory)
-    say("terraform init")
-    tf.init()
-    try:
-        tf.apply(Path(planfile), progress=lambda line: say(session.redact(line)))
-    finally:
-        state = directory / STATE
-        if state.exists():
-            os.chmod(state, SECRET_FILE_MODE)  # the state holds the RDS password too
-    outputs = tf.outputs()
-    Path(planfile).unlink(missing_ok=True)
-    # The state and the provider lock belong in the secure repo's history with the files.
-    for extra in (STATE, LOCK_HCL):
-        path = f"{DIRECTORY}/{extra}"
-        if (session.repo / path).exists() and path not in {c.path for c in plan.changes}:
-            text = (session.repo / path).read_text(encoding="utf-8")
-            mode = (session.repo / path).stat().st_mode & 0o777
-            plan.changes.append(Change(path, text, text, mode, mode))
-    say("outputs: " + ", ".join(sorted(outputs)))
-    return {**outputs, "written": plan.outputs["written"]}
+# --- the step -------------------------------------------------------------------------------
+
+# Outputs worth showing once the stack is applied (the rest is in the ledger).
+SHOWN_OUTPUTS = (
+    "rds_host_name",
+    "elasticsearch_learners_host",
+    "analytics_instance_public_ips",
+    "insights_host",
+)
 
 
-def probe(session: Session) -> str | None:
-    """None while the state still has the resources and outputs the ledger recorded."""
-    directory = session.repo / DIRECTORY
-    if not (directory / STATE).exists():
-        return f"no terraform state in {DIRECTORY}/ ({STATE} is missing)"
-    record = session.ledger.steps.get(NAME)
-    recorded = dict(record.outputs) if record else {}
-    written = recorded.pop("written", {}) or {}
-    key = session.answers.internal_secret("ledger_key")
-    for path, expected in written.items():
-        target = session.repo / path
-        if not target.exists():
-            return f"missing: {path}"
-        if digest(key, target.read_text(encoding="utf-8")) != expected:
-            return f"changed by hand: {path}"
-    try:
-        current = runner(session, directory).outputs()
-    except StepError as exc:
-        return str(exc)
-    changed = sorted(n for n in set(current) | set(recorded) if current.get(n) != recorded.get(n))
-    if changed:
-        return "terraform's outputs differ from what the step recorded: " + ", ".join(changed[:5])
-    return None
+class TerraformStep(Step):
+    name = NAME
+    inputs = INPUTS
+    verb = "Apply"
+    preview_label = "Plan"
+    cancellable = True
+    choosers: ClassVar[Mapping[str, str]] = {
+        "terraform.key_pair_name": "key_pairs",
+        "terraform.director_security_group_id": "security_groups",
+        "terraform.hosted_zone_domain": "hosted_zones",
+        "terraform.image_id": "ubuntu_amis",
+        "edxapp.grades_bucket": "buckets",
+        "edxapp.tracking_logs_bucket": "buckets",
+    }
+
+    def plan(
+        self, session: Session, decisions: Mapping[str, str], force: bool, ctx: RunContext
+    ) -> Plan:
+        """The files to write and terraform's plan of the AWS changes (nothing is changed)."""
+        session.ensure_generated(INPUTS)
+        v = values(session)
+        key = session.answers.internal_secret("ledger_key")
+        record = session.ledger.steps.get(NAME)
+        written: Mapping[str, str] = (record.outputs.get("written") or {}) if record else {}
+        result = Plan(step=NAME, inputs=dict(v), decisions=dict(decisions))
+
+        contents: dict[str, str] = {}
+        new_written: dict[str, str] = {}
+        for path, (text, mode) in desired_files(v).items():
+            target = session.repo / path
+            old = target.read_text(encoding="utf-8") if target.exists() else None
+            old_mode = (target.stat().st_mode & 0o777) if old is not None else None
+            final = text
+            hand_edited = old is not None and old != text and digest(key, old) != written.get(path)
+            if hand_edited and old is not None:
+                decision = OVERWRITE if force else decisions.get(f"{path}:file")
+                if decision == KEEP:
+                    final = old
+                    result.notes.append(f"kept your edited {path}")
+                elif decision != OVERWRITE:
+                    secret = path == TFVARS
+                    result.conflicts.append(
+                        Conflict(path, "file", "(edited by hand)", "(the wizard's version)", secret)
+                    )
+            contents[path] = final
+            new_written[path] = digest(key, final)
+            result.changes.append(Change(path, old, final, mode, old_mode))
+        if not v["aws.endpoint_url"] and (session.repo / OVERRIDE).exists():
+            result.notes.append(f"will remove {OVERRIDE} (aws.endpoint_url is no longer set)")
+
+        result.outputs = {"written": new_written}
+        if result.conflicts:
+            result.notes.append(
+                "terraform's plan runs once the hand-edited files are kept or overwritten"
+            )
+            return result
+
+        with _staging(session) as stage:
+            summary = _plan_in(session, stage, contents, ctx)
+        result.notes.append(f"terraform plan: {summary.headline()}")
+        if summary.changes_anything:
+            result.effects.append(f"AWS: {summary.headline()}")
+        result.notes += summary.lines()
+        if summary.output_changes:
+            result.notes.append("outputs that change: " + ", ".join(summary.output_changes))
+        if summary.destructive and not confirmed(summary, decisions.get(CONFIRM)):
+            result.confirm = CONFIRM_WORD
+            result.notes.append(
+                f"this plan deletes {len(summary.destructive)} resource(s) (destroyed or replaced): "
+                f"type {CONFIRM_WORD!r} (or {len(summary.destructive)}) to go on"
+            )
+        result.outputs["_summary"] = summary
+        result.outputs["_planfile"] = str(stage / PLANFILE) if session.write else None
+        return result
+
+    def apply(self, session: Session, plan: Plan, ctx: RunContext) -> dict[str, Any]:
+        """Write the files, apply the saved plan in terraform/, and return terraform's outputs."""
+        if plan.conflicts:
+            raise StepError(
+                f"{len(plan.conflicts)} hand-edited file(s) need a decision (keep or overwrite) first"
+            )
+        if plan.confirm:
+            raise StepError(
+                f"the plan destroys or replaces resources; nothing was changed. Type {plan.confirm!r} "
+                "to confirm (headless: --confirm-destroy)"
+            )
+        planfile = plan.outputs.get("_planfile")
+        if not planfile or not Path(planfile).exists():
+            raise StepError("the saved terraform plan is missing; plan the step again")
+        directory = session.repo / DIRECTORY
+        directory.mkdir(exist_ok=True)
+        for change in plan.changes:
+            if atomic_write(session.repo / change.path, change.new, mode=change.mode):
+                session.log.write(f"{NAME}: wrote {change.path}")
+        override = session.repo / OVERRIDE
+        if OVERRIDE not in {c.path for c in plan.changes} and override.exists():
+            override.unlink()
+            session.log.write(f"{NAME}: removed {OVERRIDE}")
+        stage_lock = Path(planfile).parent / LOCK_HCL
+        if stage_lock.exists():
+            atomic_write(directory / LOCK_HCL, stage_lock.read_text(encoding="utf-8"))
+        tf = runner(session, directory, ctx)
+        ctx.progress("terraform init")
+        tf.init()
+        try:
+            tf.apply(Path(planfile), progress=ctx.progress)
+        finally:
+            state = directory / STATE
+            if state.exists():
+                os.chmod(state, SECRET_FILE_MODE)  # the state holds the RDS password too
+        outputs = tf.outputs()
+        Path(planfile).unlink(missing_ok=True)
+        # The state and the provider lock belong in the secure repo's history with the files.
+        for extra in (STATE, LOCK_HCL):
+            path = f"{DIRECTORY}/{extra}"
+            if (session.repo / path).exists() and path not in {c.path for c in plan.changes}:
+                text = (session.repo / path).read_text(encoding="utf-8")
+                mode = (session.repo / path).stat().st_mode & 0o777
+                plan.changes.append(Change(path, text, text, mode, mode))
+        ctx.progress("outputs: " + ", ".join(sorted(outputs)))
+        return {**outputs, "written": plan.outputs["written"]}
+
+    def probe(self, session: Session) -> str | None:
+        """None while the state still has the resources and outputs the ledger recorded."""
+        directory = session.repo / DIRECTORY
+        if not (directory / STATE).exists():
+            return f"no terraform state in {DIRECTORY}/ ({STATE} is missing)"
+        record = session.ledger.steps.get(NAME)
+        recorded = dict(record.outputs) if record else {}
+        written = recorded.pop("written", {}) or {}
+        key = session.answers.internal_secret("ledger_key")
+        for path, expected in written.items():
+            target = session.repo / path
+            if not target.exists():
+                return f"missing: {path}"
+            if digest(key, target.read_text(encoding="utf-8")) != expected:
+                return f"changed by hand: {path}"
+        try:
+            current = runner(session, directory, QUIET).outputs()
+        except WizardError as exc:
+            return str(exc)
+        changed = sorted(
+            n for n in set(current) | set(recorded) if current.get(n) != recorded.get(n)
+        )
+        if changed:
+            return "terraform's outputs differ from what the step recorded: " + ", ".join(
+                changed[:5]
+            )
+        return None
+
+    def question(self, plan: Plan) -> str:
+        summary = plan.outputs.get("_summary")
+        files = f" and write {count(len(plan.pending), 'file')}" if plan.pending else ""
+        if isinstance(summary, PlanSummary) and summary.changes_anything:
+            return (
+                f"Create {summary.create}, change {summary.update}, replace {summary.replace}, "
+                f"destroy {summary.destroy} AWS resources{files}?"
+            )
+        if plan.pending:
+            return f"AWS already matches. Write {count(len(plan.pending), 'file')}?"
+        return "AWS already matches the answers. Record the step as done?"
+
+    def accepts(self, plan: Plan, word: str) -> bool:
+        summary = plan.outputs.get("_summary")
+        return isinstance(summary, PlanSummary) and confirmed(summary, word)
+
+    def outcome(self, plan: Plan, outputs: Mapping[str, Any]) -> str:
+        shown = [f"{k} = {outputs[k]}" for k in SHOWN_OUTPUTS if outputs.get(k)]
+        return "applied" + ("; " + "; ".join(shown) if shown else "")
+
+
+STEP = TerraformStep()

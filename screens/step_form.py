@@ -1,27 +1,34 @@
-"""A step's form: every answer the step needs, grouped as in the answers file.
+"""A step's form: every answer the step needs, grouped as in the answers file, and the actions
+the step declares (a connection test, lists of choices from AWS).
 
 A value is checked as it is typed and saved (as confirmed) when the operator leaves the field or
-presses enter, so quitting at any point loses nothing that was typed and fits.
+presses enter, so quitting at any point loses nothing that was typed and fits. One form class
+serves every step: what differs is read from the step's declaration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
 from wizard.engine import Session
+from wizard.errors import NeedsDecision
 from wizard.fields import FIELDS, GROUP_TITLES, Field, FieldError
-from wizard.steps import by_name
+from wizard.steps import Step
 
+from .choices import ChoicesDialog
+from .confirm import ConfirmDialog
 from .field_row import FieldRow, as_text
+from .problems import explained
 
 
 def grouped(keys: tuple[str, ...]) -> Iterator[tuple[str, list[Field]]]:
@@ -33,11 +40,34 @@ def grouped(keys: tuple[str, ...]) -> Iterator[tuple[str, list[Field]]]:
     yield from groups.items()
 
 
-class StepForm(Vertical):
-    """Inputs for a step's ``INPUTS``, a message line and the focused field's help."""
+class ActionDone(Message):
+    """A step action or a list of choices came back from its worker."""
 
-    STEP = ""
-    PREVIEW_LABEL = "Preview  ctrl+p"
+    def __init__(self, lines: list[str], error: str = "", decision: NeedsDecision | None = None):
+        super().__init__()
+        self.lines, self.error, self.decision = lines, error, decision
+
+
+class Listed(Message):
+    def __init__(self, key: str, choices: list[Any], error: str = "") -> None:
+        super().__init__()
+        self.key, self.choices, self.error = key, choices, error
+
+
+def form_class(step: Step) -> type[StepForm]:
+    """The form of ``step``: its actions and its choice lists bound to their keys."""
+    bindings: list[BindingType] = [
+        Binding(action.key, f"run_action('{action.name}')", action.label) for action in step.actions
+    ]
+    if step.choosers:
+        bindings.append(Binding("f6", "choose", "Choose from AWS"))
+    return type(f"{step.name.title()}Form", (StepForm,), {"BINDINGS": bindings})
+
+
+class StepForm(Vertical):
+    """Inputs for a step's ``inputs``, its action buttons, a message line and the field's help."""
+
+    BINDINGS: ClassVar[list[BindingType]] = []
 
     class AnswerSaved(Message):
         """An answer was confirmed and saved; step states may have changed."""
@@ -53,9 +83,11 @@ class StepForm(Vertical):
             super().__init__()
             self.form = form
 
-    def __init__(self, session: Session, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, session: Session, step: Step) -> None:
+        super().__init__(id=step.name)
         self.session = session
+        self.step = step
+        self.last_action: tuple[str, dict[str, str]] = ("", {})
         self.rows: dict[str, FieldRow] = {}
         self.saved: dict[str, str] = {}
         self.secrets_shown = False
@@ -79,13 +111,12 @@ class StepForm(Vertical):
             self.call_after_refresh(self.mount_fields)
 
     async def mount_fields(self) -> None:
-        if self.fields_mounted:
+        # The switcher hides the other steps' forms only after they mounted: check again here.
+        if self.fields_mounted or not self.display:
             return
         self.fields_mounted = True
-        # The step's module (templates, parsers, drivers) loads after the first paint.
-        inputs = by_name(self.STEP).load().INPUTS
         widgets: list[Widget] = []
-        for group, fields in grouped(inputs):
+        for group, fields in grouped(self.step.inputs):
             widgets.append(Static(GROUP_TITLES.get(group, group), classes="group-title"))
             for f in fields:
                 text = as_text(self.session.answers.values.get(f.key))
@@ -97,8 +128,13 @@ class StepForm(Vertical):
         self.post_message(self.Ready(self))
 
     def actions(self) -> list[Widget]:
-        """The buttons under the fields."""
-        return [Button(self.PREVIEW_LABEL, id="preview-button", compact=True)]
+        """The buttons under the fields: the preview, then the step's own actions."""
+        buttons = [Button(f"{self.step.preview_label}  ctrl+p", id="preview-button", compact=True)]
+        buttons += [
+            Button(f"{action.label}  {action.key}", name=action.name, compact=True)
+            for action in self.step.actions
+        ]
+        return buttons
 
     # --- what the fields show ---------------------------------------------------------
 
@@ -211,7 +247,88 @@ class StepForm(Vertical):
                 row.input.password = not self.secrets_shown
         return self.secrets_shown
 
+    # --- the step's actions -------------------------------------------------------------
 
-class FilesForm(StepForm):
-    STEP = "files"
-    PREVIEW_LABEL = "Preview files  ctrl+p"
+    @on(Button.Pressed)
+    def button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.name and any(a.name == event.button.name for a in self.step.actions):
+            event.stop()
+            self.action_run_action(event.button.name)
+
+    def action_run_action(self, name: str, decisions: dict[str, str] | None = None) -> None:
+        self.confirm_pending()
+        action = next(a for a in self.step.actions if a.name == name)
+        self.say(f"{action.label}…")
+        self.last_action = (name, decisions or {})
+        self.run_step_action(name, decisions or {})
+
+    @work(thread=True, exit_on_error=False, group="step-action")
+    def run_step_action(self, name: str, decisions: dict[str, str]) -> None:
+        try:
+            lines = self.step.run_action(name, self.session, decisions)
+        except NeedsDecision as exc:
+            self.post_message(ActionDone([], explained(self.session, exc), exc))
+        except Exception as exc:
+            self.post_message(ActionDone([], explained(self.session, exc)))
+        else:
+            self.post_message(ActionDone([self.session.redact(line) for line in lines]))
+
+    @on(ActionDone)
+    def action_done(self, message: ActionDone) -> None:
+        decision = message.decision
+        if decision is None:
+            self.say(message.error or "\n".join(message.lines))
+            return
+        name, decisions = self.last_action
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.action_run_action(name, {**decisions, decision.key: decision.value})
+            else:
+                self.say(message.error)
+
+        question = f"{message.error}\n\n{self.session.redact(decision.question)}"
+        self.app.push_screen(ConfirmDialog(question, yes=decision.yes), answered)
+
+    # --- choices from AWS ---------------------------------------------------------------
+
+    def action_choose(self) -> None:
+        focused = self.screen.focused
+        row = self.row_of(focused) if isinstance(focused, Input) else None
+        if row is None or row.field.key not in self.step.choosers:
+            names = ", ".join(
+                self.rows[k].field.label for k in self.step.choosers if k in self.rows
+            )
+            self.say(f"f6 lists choices from AWS for: {names}.")
+            return
+        self.confirm_pending()  # profile, region and endpoint as typed so far
+        self.say(f"Asking AWS for {row.field.label.lower()} choices…")
+        self.list_choices(row.field.key)
+
+    @work(thread=True, exit_on_error=False, group="aws-choices")
+    def list_choices(self, key: str) -> None:
+        try:
+            choices = self.step.choices(self.session, key)
+        except Exception as exc:
+            self.post_message(Listed(key, [], explained(self.session, exc)))
+        else:
+            self.post_message(Listed(key, choices))
+
+    @on(Listed)
+    def listed(self, message: Listed) -> None:
+        row = self.rows[message.key]
+        if message.error or not message.choices:
+            self.say(message.error or f"AWS lists no {row.field.label.lower()} here.")
+            return
+        self.say("")
+
+        def picked(value: str | None) -> None:
+            if value:
+                row.input.value = value
+                row.show_error()
+                self.confirm(row)
+                row.input.focus()
+
+        self.app.push_screen(
+            ChoicesDialog(f"{row.field.label}: choose one", message.choices), picked
+        )
