@@ -15,7 +15,7 @@ from . import gitrepo
 from .answers import Answers, Resolved
 from .backends import REAL, Backends
 from .context import QUIET, RunContext
-from .errors import WizardError, explain
+from .errors import ConflictError, WizardError, explain
 from .fsutil import ensure_private_dir, remove_stale_temp_files
 from .ledger import Ledger, StepRecord, input_digests
 from .lock import RepoLock
@@ -200,6 +200,7 @@ class Session:
         if not self.write:
             raise StepError("this session is read-only (dry run)")
         step = self.step(plan.step)
+        self.check_unchanged(plan)
         self.log.write(f"{plan.step}: applying {len(plan.pending)} change(s)")
         try:
             outputs = step.apply(self, plan, self._context(plan.step, ctx))
@@ -233,6 +234,23 @@ class Session:
             ) from None
         self.log.write(f"{plan.step}: done" + (f" (commit {commit})" if commit else ""))
         return outputs
+
+    def check_unchanged(self, plan: Plan) -> None:
+        """Refuse when a file the plan writes changed on disk since it was previewed."""
+        changed = []
+        for change in plan.changes:
+            target = self.repo / change.path
+            try:
+                now: str | None = target.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                now = None
+            if now != change.old:
+                changed.append(change.path)
+        if changed:
+            raise ConflictError(
+                f"{', '.join(changed)} changed on disk since the preview; nothing was written",
+                "preview the step again to see (and keep or overwrite) the new content",
+            )
 
     def fail(self, name: str, reason: str) -> None:
         reason = self.redact(reason)

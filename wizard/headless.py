@@ -232,7 +232,7 @@ def _run_steps(
         ):
             try:
                 outputs = session.apply(plan, ctx.with_cancel(stop))
-            except WizardError as exc:
+            except Exception as exc:  # every failure is a result in --json, bugs included
                 return _failed(session, console, results, info.name, title, exc, plan)
         reason = session.redact(step.outcome(plan, outputs))
         results.append(_result(info.name, DONE, reason, plan=plan))
@@ -246,11 +246,15 @@ def _failed(
     results: list[dict[str, Any]],
     name: str,
     title: str,
-    exc: WizardError,
+    exc: Exception,
     plan: Plan | None = None,
 ) -> int:
     """A step stopped: its result (masked) for --json, one line for the console; the code."""
     explained = explain(exc, session.redact)
+    if explained.bug:
+        session.log.write("".join(traceback.format_exception(exc)))
+        if debug():
+            traceback.print_exception(exc)
     state = "conflict" if isinstance(exc, ConflictError) else "failed"
     results.append(_result(name, state, str(explained), plan=plan))
     console.print(f"[red]✘ {title}:[/] {escape(explained.message)}")
