@@ -47,7 +47,8 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+p", "preview", "Preview"),
         Binding("ctrl+t", "toggle_secrets", "Secrets"),
-        Binding("f2", "focus_steps", "Steps"),
+        # priority: focus moves before the keys typed right behind f2 are dispatched.
+        Binding("f2", "focus_steps", "Steps", priority=True),
     ]
 
     def __init__(self, session: Session, initial: str | None = None) -> None:
@@ -175,7 +176,7 @@ class MainScreen(Screen[None]):
         return True
 
     def action_focus_steps(self) -> None:
-        self.query_one(StepList).focus()
+        self.set_focus(self.query_one(StepList))  # at once, not after the queued keys
 
     def action_toggle_secrets(self) -> None:
         form = self.form

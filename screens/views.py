@@ -1,7 +1,9 @@
-"""Which screen previews a step, by the view its declaration asks for (never by its name)."""
+"""Which screen previews a step, by the view its declaration asks for (never by its name), with
+the step's own verb on its run key."""
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.screen import Screen
 
 from wizard.engine import Session
@@ -13,7 +15,13 @@ def preview_screen(session: Session, step: Step) -> Screen[str | None]:
     if step.view == CHECKS:
         from .checks import ChecksScreen
 
-        return ChecksScreen(session, step)
-    from .preview import PreviewScreen
+        base: type[Screen[str | None]] = ChecksScreen
+        action = "record"
+    else:
+        from .preview import PreviewScreen
 
-    return PreviewScreen(session, step)
+        base, action = PreviewScreen, "run"
+    # The footer says what the button says: "Write", "Apply", "Continue"…
+    bindings = [Binding("ctrl+s", action, step.verb)]
+    screen = type(base.__name__, (base,), {"BINDINGS": bindings})
+    return screen(session, step)  # type: ignore[call-arg]

@@ -78,15 +78,20 @@ def test_wizard_in_a_real_terminal(tmux: Tmux, repo: Path, term: str) -> None:
     assert started.returncode == 0, started.stderr
     assert pane(tmux, "pane_width") == "80" and pane(tmux, "pane_height") == "24"
 
-    wait_until(lambda: "Client name" in screen(tmux), "the form", tmux)
+    # It opens on the first step not done yet: the prerequisites (the files step is done).
+    wait_until(lambda: "AWS profile" in screen(tmux), "the prerequisites form", tmux)
     wait_until(lambda: "done" in screen(tmux), "the step states", tmux)
     shown = screen(tmux)
     for title in ("Prerequisites", "Secure-repo files", "Verification", "not available", "Quit"):
         assert title in shown
 
-    # Keyboard only: the client name field has focus (its help shows) with its text selected,
-    # so typing replaces it. Each burst waits for its effect: Textual runs a bound key (end,
-    # enter) once it has bubbled up to the app, so text sent right behind it can overtake it.
+    # Keyboard only: f2 to the step list, down to the files step, enter into its form, where
+    # the client name field has focus (its help shows) with its text selected, so typing
+    # replaces it. Each burst waits for its effect: Textual runs a bound key (end, enter) once
+    # it has bubbled up to the app, so text sent right behind it can overtake it.
+    tmux("send-keys", "-t", "wizard", "F2", "Down", "Down", "Down")
+    wait_until(lambda: "Client name" in screen(tmux), "the files form", tmux)
+    tmux("send-keys", "-t", "wizard", "Enter")
     wait_until(lambda: "client.name" in screen(tmux), "focus on the first field", tmux)
     tmux("send-keys", "-t", "wizard", "-l", "initech")
     wait_until(lambda: "initech" in screen(tmux), "the typed name", tmux)
