@@ -18,6 +18,7 @@ from rich.markup import escape
 from . import cli, yamlio
 from .answers import AnswersError, flatten
 from .engine import DONE, UNAVAILABLE, Session, StepStatus
+from .errors import WizardError, explain
 from .ledger import LedgerError
 from .lock import LockedError
 from .redact import MASK
@@ -79,9 +80,10 @@ def guarded(action: Callable[[], int]) -> int:
     except StepError as exc:
         say_error(str(exc))
         return cli.EXIT_FAILED
-    except PermissionError as exc:
-        say_error(f"permission denied: {exc.filename}", "check the owner and mode of that path")
-        return cli.EXIT_FAILED
+    except (WizardError, OSError) as exc:
+        shown = explain(exc)
+        say_error(shown.message, shown.fix)
+        return shown.exit_code
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the last line of defence: no traceback reaches the operator
@@ -99,6 +101,8 @@ def load_answers_file(path: Path) -> dict[str, Any]:
         raise AnswersError([f"{path}: no such file (see 'analytics-wizard answers-template')"])
     try:
         data = yamlio.load_data(path)
+    except OSError as exc:
+        raise AnswersError([f"{path}: cannot be read ({exc.strerror})"]) from None
     except yamlio.YamlFileError as exc:
         raise AnswersError([str(exc)]) from None
     return flatten(data, str(path), validate=True)
@@ -155,6 +159,8 @@ def run(
         check_repo_path(repo)
         flat = load_answers_file(answers_file)
         with Session.open(repo, write=not dry_run, command="run") as session:
+            for fix in session.repaired:
+                console.print(f"[yellow]! fixed:[/] {escape(fix)}")
             session.merge_answers(flat, str(answers_file))
             check_required(session, only)
             code = _run_steps(
@@ -202,7 +208,7 @@ def _run_steps(
                 plan = session.plan(step.name, decisions, force=force)
             except StepError as exc:
                 session.fail(step.name, str(exc))
-                results.append(_result(step.name, "failed", str(exc)))
+                results.append(_result(step.name, "failed", session.redact(str(exc))))
                 console.print(f"[red]✘ {step.title}:[/] {escape(session.redact(str(exc)))}")
                 return cli.EXIT_FAILED
         for note in plan.notes:
@@ -213,7 +219,7 @@ def _run_steps(
             if problem:
                 if not dry_run:
                     session.fail(step.name, problem)
-                results.append(_result(step.name, "failed", problem, plan=plan))
+                results.append(_result(step.name, "failed", session.redact(problem), plan=plan))
                 console.print(f"[red]✘ {step.title}:[/] {escape(session.redact(problem))}")
                 return cli.EXIT_FAILED
         if plan.conflicts:

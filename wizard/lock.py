@@ -9,6 +9,8 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
+from .fsutil import ensure_private_dir, open_private
+
 
 class LockedError(RuntimeError):
     """Another wizard holds the secure repo."""
@@ -22,8 +24,9 @@ class RepoLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        ensure_private_dir(self.path.parent)
+        # Never through a link: a linked lock would truncate whatever file it points at.
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
