@@ -37,8 +37,11 @@ class RepoLock:
                 "finish or quit that one first"
             ) from None
         who = f"pid {os.getpid()}, {getpass.getuser()}@{socket.gethostname()}"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, who.encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, who.encode(), 0)
+        except OSError:
+            pass  # e.g. a full disk: the lock holds all the same, only its holder is unnamed
         self._fd = fd
 
     def release(self) -> None:

@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .fsutil import ensure_private_dir, open_private
+from .fsutil import WriteError, ensure_private_dir, open_private
 from .redact import Redactor
 
 
@@ -24,6 +24,9 @@ class RunLog:
             return
         stamp = datetime.now(UTC).strftime("%H:%M:%S")
         line = self.redact(f"{stamp} {message}")
-        fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            handle.write(line.rstrip("\n") + "\n")
+        try:
+            fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                handle.write(line.rstrip("\n") + "\n")
+        except OSError as exc:
+            raise WriteError(self.path, exc, nothing_written=False) from None
