@@ -106,6 +106,9 @@ def safe_read_bytes(path: Path, root: Path | None = None) -> bytes:
     """The bytes of ``path``, refusing a symbolic link (raises FileNotFoundError when missing)."""
     refuse_links(path.parent, root)
     fd = _open_nofollow(path, os.O_RDONLY)
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     with os.fdopen(fd, "rb") as handle:
         return handle.read()
 
@@ -180,10 +183,11 @@ def _unchanged(path: Path, data: bytes, mode: int) -> bool:
         fd = _open_nofollow(path, os.O_RDONLY)
     except FileNotFoundError:
         return False
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != mode:
+        os.close(fd)
+        return False
     with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(handle.fileno())
-        if not stat.S_ISREG(st.st_mode) or stat.S_IMODE(st.st_mode) != mode:
-            return False
         return handle.read() == data
 
 
@@ -255,7 +259,12 @@ class FileWrite:
 
 
 def _check_preview(change: FileWrite, root: Path | None) -> None:
-    current = read_if_exists(change.path, root)
+    try:
+        current = read_if_exists(change.path, root)
+    except LinkError:
+        raise
+    except (IsADirectoryError, StateError):  # a directory, or no longer text, is a change too
+        current = "\0"
     if current != change.expected_old:
         shown = change.path.relative_to(root) if root is not None else change.path
         what = "was created" if change.expected_old is None else "changed on disk"
