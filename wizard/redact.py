@@ -18,37 +18,46 @@ from urllib.parse import urlsplit
 
 MASK = "********"
 MIN_SUBSTRING = 4
-_KEY = "k: "
 
 
-def _yaml_forms(secret: str) -> set[str]:
-    """The secret as ruamel.yaml writes it in each style the files use, quotes removed."""
-    if secret.isascii() and secret.isalnum():
-        return {secret}  # every style writes letters and digits as they are (generated secrets)
+def _yaml_forms(secrets: Iterable[str]) -> dict[str, set[str]]:
+    """Each secret as ruamel.yaml writes it in each style the files use, quotes removed.
+
+    One dump for all of them: the round-trip writer costs milliseconds per call."""
+    forms: dict[str, set[str]] = {}
+    odd = []
+    for secret in secrets:
+        forms[secret] = {secret}
+        if not (secret.isascii() and secret.isalnum()):
+            odd.append(secret)  # letters and digits are written as they are in every style
+    if not odd:
+        return forms
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
     from . import yamlio
 
-    forms = set()
-    for value in (secret, SingleQuotedScalarString(secret), DoubleQuotedScalarString(secret)):
-        rendered = yamlio.dumps({"k": value})
-        if not rendered.startswith(_KEY) or rendered.count("\n") != 1:
-            continue  # folded over lines: the secret's own line pieces are not worth guessing
-        scalar = rendered[len(_KEY) : -1]
+    styles = (str, SingleQuotedScalarString, DoubleQuotedScalarString)
+    doc = {f"k{i}-{j}": style(s) for i, s in enumerate(odd) for j, style in enumerate(styles)}
+    for line in yamlio.dumps(doc).split("\n"):
+        key, sep, scalar = line.partition(": ")
+        if not sep or not key.startswith("k") or key not in doc:
+            continue  # a continuation line of a folded value: not worth guessing pieces
         if len(scalar) >= 2 and scalar[0] == scalar[-1] and scalar[0] in "'\"":
             scalar = scalar[1:-1]
-        forms.add(scalar)
+        forms[str(doc[key])].add(scalar)
     return forms
 
 
-def variants(secret: str) -> set[str]:
+def variants(secret: str, yaml_forms: set[str] | None = None) -> set[str]:
     """Every way ``secret`` can appear in our files, the consoles and Python's messages."""
+    if yaml_forms is None:
+        yaml_forms = _yaml_forms([secret])[secret]
     json_forms = {json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(secret)[1:-1]}
     forms = {
         secret,
         *json_forms,
         *(form.replace("%", "%%") for form in json_forms),  # a JSON list in the .cfg
-        *_yaml_forms(secret),
+        *yaml_forms,
         secret.replace("%", "%%"),
         shlex.quote(secret),
         secret.replace("'", "'\"'\"'"),
@@ -79,8 +88,9 @@ class Redactor:
             return
         self._seen |= fresh
         forms = set(self._forms)
+        rendered = _yaml_forms(fresh)
         for secret in fresh:
-            for form in variants(secret):
+            for form in variants(secret, rendered[secret]):
                 if len(form) >= MIN_SUBSTRING:
                     forms.add(form)
                 else:
