@@ -18,7 +18,8 @@ from typing import Any
 from . import yamlio
 from .errors import UsageError
 from .fields import BY_KEY, FIELDS, GROUP_TITLES, GROUPS, Field, FieldError
-from .fsutil import SECRET_FILE_MODE, atomic_write
+from .fsutil import SECRET_FILE_MODE, atomic_write, safe_read_bytes
+from .redact import mask_credentials
 
 # Letters and digits only: nothing YAML, JSON, a shell, SQL, ConfigParser or Jinja2 treats specially.
 SECRET_ALPHABET = string.ascii_letters + string.digits
@@ -31,7 +32,9 @@ def generate_secret(length: int = SECRET_LENGTH) -> str:
 
 
 class AnswersError(UsageError, ValueError):
-    """Answers that cannot be used; ``problems`` lists one sentence per key."""
+    """Answers that cannot be used; ``problems`` lists one sentence per key (exit 2).
+
+    Still a ValueError, which callers catch for "the answers are not complete"."""
 
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
@@ -114,26 +117,31 @@ class Answers:
 
     @classmethod
     def load(cls, answers_path: Path, secrets_path: Path) -> Answers:
+        """The answers kept in the secure repo (never read through a symbolic link)."""
         values: dict[str, Any] = {}
         internal: dict[str, Any] = {}
         for path in (answers_path, secrets_path):
-            if path.exists():
-                data = yamlio.load_data(path)
-                # Validated like typed answers: a hand edit of these files cannot sneak a value
-                # past its validator.
-                flat = flatten(data, str(path), validate=True)
-                cleaned = {key: BY_KEY[key].clean(value) for key, value in flat.items()}
-                values.update({k: v for k, v in cleaned.items() if v is not None})
-                if isinstance(data, Mapping) and isinstance(data.get(INTERNAL_GROUP), Mapping):
-                    internal.update(_plain(data[INTERNAL_GROUP]))
+            try:
+                raw = safe_read_bytes(path)
+            except FileNotFoundError:
+                continue
+            data = yamlio.loads_data(yamlio.decode(raw, str(path)), str(path))
+            # Validated like typed answers: a hand edit of these files cannot sneak a value
+            # past its validator.
+            flat = flatten(data, str(path), validate=True)
+            cleaned = {key: BY_KEY[key].clean(value) for key, value in flat.items()}
+            values.update({k: v for k, v in cleaned.items() if v is not None})
+            if isinstance(data, Mapping) and isinstance(data.get(INTERNAL_GROUP), Mapping):
+                internal.update(_plain(data[INTERNAL_GROUP]))
         return cls(values, internal)
 
-    def save(self, answers_path: Path, secrets_path: Path) -> None:
+    def save(self, answers_path: Path, secrets_path: Path, root: Path | None = None) -> None:
+        """Write answers.yml and secrets.yml (0600); each is left alone when unchanged."""
         order = [f.key for f in FIELDS]
         plain = {k: v for k, v in self.values.items() if not BY_KEY[k].secret}
         hidden = {k: v for k, v in self.values.items() if BY_KEY[k].secret}
         header = "# analytics-wizard answers (secrets are kept in secrets.yml)\n"
-        atomic_write(answers_path, header + yamlio.dumps(nest(plain, order) or {}))
+        atomic_write(answers_path, header + yamlio.dumps(nest(plain, order) or {}), root=root)
         secret_doc: dict[str, Any] = dict(nest(hidden, order))
         if self.internal:
             secret_doc[INTERNAL_GROUP] = dict(self.internal)
@@ -141,6 +149,7 @@ class Answers:
             secrets_path,
             "# analytics-wizard secrets: keep private (mode 0600)\n" + yamlio.dumps(secret_doc),
             mode=SECRET_FILE_MODE,
+            root=root,
         )
 
     # --- editing ----------------------------------------------------------------------
@@ -155,7 +164,11 @@ class Answers:
         return cleaned
 
     def merge(self, flat: Mapping[str, Any], source: str) -> None:
-        """Validate every answer of ``flat`` and store them; all problems are reported at once."""
+        """Validate every answer of ``flat`` and store them; all problems are reported at once.
+
+        An answers file's ``null`` (or empty value) means "not given", like a missing key: the
+        answer kept in the secure repo stays, so a re-run with the template's ``null``s never
+        changes a secret that was generated or typed before."""
         problems = []
         cleaned: dict[str, Any] = {}
         for key, value in flat.items():
@@ -165,11 +178,7 @@ class Answers:
                 problems.append(f"{source}: {key}: {exc} (got {_shown(BY_KEY[key], value)})")
         if problems:
             raise AnswersError(problems)
-        for key, value in cleaned.items():
-            if value is None:
-                self.values.pop(key, None)
-            else:
-                self.values[key] = value
+        self.values.update({key: value for key, value in cleaned.items() if value is not None})
 
     def secret_values(self) -> list[str]:
         """Every secret the wizard knows, for redaction."""
@@ -185,7 +194,9 @@ class Answers:
 
 
 def _shown(f: Field, value: Any) -> str:
-    return "a hidden value" if f.secret else repr(value)
+    if f.secret:
+        return "a hidden value"
+    return repr(mask_credentials(value) if isinstance(value, str) else value)
 
 
 class MissingAnswers(AnswersError):

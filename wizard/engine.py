@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from . import gitrepo
+from . import gitrepo, privacy
 from .answers import Answers, Resolved
 from .backends import REAL, Backends
 from .context import QUIET, RunContext
@@ -54,6 +54,8 @@ class Session:
         self.redact = Redactor()
         self.command = command
         self.log = RunLog(None, command, self.redact)
+        # What opening fixed in an existing repo (modes, .gitignore), for the operator to see.
+        self.repaired: list[str] = []
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -69,11 +71,11 @@ class Session:
         """Open ``repo``. ``write=False`` (status, dry runs) creates and locks nothing."""
         session = cls(repo, write=write, command=command, backends=backends)
         if write:
-            session.repo.mkdir(parents=True, exist_ok=True)
-            ensure_private_dir(session.state_dir)
+            session.repaired = privacy.make_private(session.repo)
+            ensure_private_dir(session.state_dir, session.repo)
             session.lock.acquire()
             try:
-                gitrepo.init(session.repo)
+                session.repaired += gitrepo.init(session.repo)
                 for directory in (
                     session.repo,
                     session.repo / "analytics-tasks",
@@ -81,6 +83,10 @@ class Session:
                 ):
                     remove_stale_temp_files(directory)
                 session.log = RunLog(session.state_dir / "logs", command, session.redact)
+                if session.repaired:
+                    session.log.write(
+                        "made the secure repo private: " + "; ".join(session.repaired)
+                    )
                 session.load()
             except BaseException:
                 session.lock.release()
@@ -140,7 +146,7 @@ class Session:
 
     def save_answers(self) -> None:
         if self.write:
-            self.answers.save(self.answers_path, self.secrets_path)
+            self.answers.save(self.answers_path, self.secrets_path, self.repo)
 
     def ensure_generated(self, keys: Iterable[str]) -> list[str]:
         """Generate missing secrets among ``keys`` (kept from then on)."""

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .redact import url_credentials, without_credentials
+
 
 class FieldError(ValueError):
     """A value that does not fit its field; the message says what is allowed."""
@@ -183,11 +185,18 @@ def url(value: Any) -> str:
 
 
 def repo_url(value: Any) -> str:
-    """A git remote: https://, ssh:// or scp-like git@host:path."""
+    """A git remote: https://, ssh:// or scp-like git@host:path; no credentials in it."""
     cleaned = text(value)
     if not re.fullmatch(r"(https?|ssh|git)://\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+", cleaned):
         raise FieldError(
             "a git repository URL such as https://github.com/org/repo.git or git@github.com:org/repo.git"
+        )
+    if url_credentials(cleaned) is not None:
+        # It would be written into vars-analytics.yml and committed.
+        raise FieldError(
+            "must not hold a password or token (user:token@): the URL is written into the "
+            "secure repo's files; give it without them, e.g. "
+            f"{without_credentials(cleaned)}, and let Jenkins use its own credentials"
         )
     return cleaned
 

@@ -1,4 +1,9 @@
-"""The secure repo as a git repository: init when new, one commit per completed step, no push."""
+"""The secure repo as a git repository: init when new, one commit per completed step, no push.
+
+Git keeps every committed secret in ``.git/objects``, so the repository is private like the
+files: git runs under umask 077 and with ``core.sharedRepository=0600`` (git then writes
+owner-only objects whatever the operator's umask is when they run git by hand).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,26 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from .fsutil import atomic_write
+from .errors import WizardError
+from .fsutil import PRIVATE_UMASK, atomic_write, read_if_exists
+from .redact import url_credentials, without_credentials
 
-IGNORED = (".wizard/lock", ".wizard/logs/", ".wizard/*.tmp", "*.tmp", "terraform/.terraform/")
+IGNORED = (
+    ".wizard/lock",
+    ".wizard/logs/",
+    ".wizard/terraform-plan/",
+    ".wizard/runs/",
+    ".wizard/*.tmp",
+    "*.tmp",
+    "terraform/.terraform/",
+)
 # In the git directory while the wizard's git commands run; found later, a run was killed mid-commit.
 COMMITTING = "analytics-wizard-committing"
+SHARED = "0600"  # core.sharedRepository: files 0600 (objects 0400), directories 0700
+
+
+class GitError(WizardError):
+    """A git command failed; the message is git's own reason in one sentence."""
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -20,6 +40,30 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         check=False,
+        umask=PRIVATE_UMASK,
+    )
+
+
+def _failed(repo: Path, what: str, result: subprocess.CompletedProcess[str]) -> GitError:
+    """git's multi-line complaint as one sentence and the fix."""
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    if any("index.lock" in line and "File exists" in line for line in lines):
+        return GitError(
+            f"{what} failed in {repo}: another git process is working in it "
+            "(.git/index.lock exists)",
+            "wait for that git command to finish (or, if none is running, delete "
+            ".git/index.lock), then run again",
+        )
+    reason = next(
+        (line for line in lines if line.lower().startswith(("fatal:", "error:"))),
+        lines[0] if lines else f"exit status {result.returncode}",
+    )
+    for prefix in ("fatal:", "error:"):
+        if reason.lower().startswith(prefix):
+            reason = reason[len(prefix) :].strip()
+    return GitError(
+        f"{what} failed in {repo}: {reason.rstrip('.')}",
+        "fix the repository (try 'git status' there), then run again",
     )
 
 
@@ -41,20 +85,72 @@ def _complete_git_dir(git_dir: Path) -> bool:
     return all((git_dir / name).exists() for name in ("HEAD", "config", "objects", "refs"))
 
 
-def init(repo: Path) -> None:
-    """``git init`` a new secure repo and ignore the wizard's runtime files.
+def init(repo: Path) -> list[str]:
+    """``git init`` a new secure repo (private) and ignore the wizard's runtime files.
 
     The ignore file comes first so a run killed in between still has it; ``git init`` completes
-    a ``.git`` an earlier, killed ``git init`` left half-made."""
-    if _complete_git_dir(repo / ".git") or not available() or is_repo(repo):
-        return
-    gitignore = repo / ".gitignore"
-    if not gitignore.exists():
-        atomic_write(gitignore, "\n".join(IGNORED) + "\n")
-    _git(repo, "init", "--quiet")
+    a ``.git`` an earlier, killed ``git init`` left half-made. Returns what was fixed in an
+    existing repo, for the operator."""
+    fixes = []
+    if ensure_ignored(repo):
+        fixes.append(".gitignore: added the wizard's runtime files")
+    if not available():
+        return fixes
+    if not _complete_git_dir(repo / ".git") and not is_repo(repo):
+        result = _git(repo, "init", "--quiet")
+        if result.returncode != 0:
+            raise _failed(repo, "git init", result)
+    if (repo / ".git").is_dir() and not writes_private(repo / ".git"):
+        result = _git(repo, "config", "core.sharedRepository", SHARED)
+        if result.returncode != 0:
+            raise _failed(repo, "git config", result)
+    return fixes
+
+
+def writes_private(git_dir: Path) -> bool:
+    """``core.sharedRepository`` is 0600: git writes owner-only files (read from the config
+    file: no git start-up)."""
+    try:
+        text = read_if_exists(git_dir / "config") or ""
+    except (WizardError, OSError):
+        return False
+    return any(
+        line.strip().replace(" ", "").lower() == f"sharedrepository={SHARED}"
+        for line in text.splitlines()
+    )
+
+
+def ensure_ignored(repo: Path) -> bool:
+    """The wizard's runtime files are in ``.gitignore``; missing lines are appended (the
+    operator's own lines stay). Returns True when the file changed."""
+    path = repo / ".gitignore"
+    old = read_if_exists(path, repo)
+    present = {line.strip() for line in (old or "").splitlines()}
+    missing = [entry for entry in IGNORED if entry not in present]
+    if not missing:
+        return False
+    text = old or ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    if old:
+        text += "# analytics-wizard runtime files\n"
+    atomic_write(path, text + "\n".join(missing) + "\n", root=repo)
+    return old is not None
 
 
 def remote_url(repo: Path) -> str | None:
+    """The origin remote's URL without credentials (see :func:`remote_credentials`)."""
+    url = _origin(repo)
+    return without_credentials(url) if url else None
+
+
+def remote_credentials(repo: Path) -> str | None:
+    """The password or token in the origin remote's URL, if someone put one there."""
+    url = _origin(repo)
+    return url_credentials(url) if url else None
+
+
+def _origin(repo: Path) -> str | None:
     if not available() or not is_repo(repo):
         return None
     result = _git(repo, "remote", "get-url", "origin")
@@ -68,7 +164,7 @@ def commit(repo: Path, message: str, paths: Sequence[str] | None = None) -> str 
         return None
     found = _git(repo, "rev-parse", "--absolute-git-dir")
     if found.returncode != 0:
-        raise RuntimeError(f"git cannot read the repository in {repo}: {found.stderr.strip()}")
+        raise _failed(repo, "git rev-parse", found)
     git_dir = Path(found.stdout.strip())
     marker = git_dir / COMMITTING
     if marker.exists():
@@ -101,7 +197,7 @@ def _commit(repo: Path, message: str, paths: Sequence[str] | None) -> str | None
             return None
         added = _git(repo, "add", "--all", *scope)
     if added.returncode != 0:
-        raise RuntimeError(f"git add failed in {repo}: {added.stderr.strip()}")
+        raise _failed(repo, "git add", added)
     if _git(repo, "diff", "--cached", "--quiet", *scope).returncode == 0:
         return None
     identity: list[str] = []
@@ -115,5 +211,5 @@ def _commit(repo: Path, message: str, paths: Sequence[str] | None) -> str | None
         ]
     result = _git(repo, *identity, "commit", "--quiet", "--no-verify", "-m", message, *scope)
     if result.returncode != 0:
-        raise RuntimeError(f"git commit failed in {repo}: {result.stderr.strip()}")
+        raise _failed(repo, "git commit", result)
     return _git(repo, "rev-parse", "--short", "HEAD").stdout.strip()

@@ -87,6 +87,8 @@ def load_answers_file(path: Path) -> dict[str, Any]:
         raise AnswersError([f"{path}: no such file (see 'analytics-wizard answers-template')"])
     try:
         data = yamlio.load_data(path)
+    except OSError as exc:
+        raise AnswersError([f"{path}: cannot be read ({exc.strerror})"]) from None
     except yamlio.YamlFileError as exc:
         raise AnswersError([str(exc)]) from None
     return flatten(data, str(path), validate=True)
@@ -146,6 +148,8 @@ def run(
         flat = load_answers_file(answers_file)
         with Session.open(repo, write=not dry_run, command="run") as session:
             redact = session.redact
+            for fix in session.repaired:
+                console.print(f"[yellow]! fixed:[/] {escape(fix)}")
             session.merge_answers(flat, str(answers_file))
             check_required(session, only)
             code = _run_steps(

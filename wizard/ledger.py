@@ -18,13 +18,16 @@ from typing import Any
 
 from . import yamlio
 from .errors import StateError
-from .fsutil import atomic_write
+from .fsutil import atomic_write, safe_read_bytes
 
 SCHEMA_VERSION = 2
 
 
 class LedgerError(StateError):
-    """A ledger this version cannot use."""
+    """A ledger this version cannot use (exit 5)."""
+
+
+FIX = "move it aside (the steps then count as not run) or restore it from git, then run again"
 
 
 def digest(key: str, value: Any) -> str:
@@ -76,15 +79,32 @@ class Ledger:
 
     @classmethod
     def load(cls, path: Path) -> Ledger:
-        if not path.exists():
+        """The ledger at ``path`` (empty when missing); one of the wrong shape is a LedgerError
+        naming the file, never half-read."""
+        try:
+            raw_bytes = safe_read_bytes(path)
+        except FileNotFoundError:
             return cls(path)
-        data = yamlio.load_data(path) or {}
+        try:
+            data = yamlio.loads_data(yamlio.decode(raw_bytes, str(path)), str(path))
+        except yamlio.YamlFileError as exc:
+            raise LedgerError(str(exc), FIX) from None
+        data = {} if data is None else data
+        _expect(path, "the file", data, Mapping, "a mapping (schema_version, steps)")
         version = data.get("schema_version", 1)
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise LedgerError(f"{path}: schema_version must be a whole number", FIX)
+        if version > SCHEMA_VERSION:
             raise LedgerError(
                 f"{path} was written by a newer analytics-wizard (ledger schema {version}, this "
-                f"version reads up to {SCHEMA_VERSION}); upgrade analytics-wizard to continue"
+                f"version reads up to {SCHEMA_VERSION})",
+                "upgrade analytics-wizard to continue",
             )
+        _expect(path, "steps", data.get("steps") or {}, Mapping, "a mapping of step names")
+        for name, raw in (data.get("steps") or {}).items():
+            _expect(path, f"steps.{name}", raw, Mapping, "a mapping (status, inputs, outputs)")
+            for part in ("inputs", "outputs"):
+                _expect(path, f"steps.{name}.{part}", raw.get(part) or {}, Mapping, "a mapping")
         if version < 2:
             data = _migrate_v1(data)
         steps = {}
@@ -115,6 +135,11 @@ class Ledger:
         if rec is None or rec.status != "done":
             return None
         return rec.outputs.get(name)
+
+
+def _expect(path: Path, where: str, value: Any, kind: type, wanted: str) -> None:
+    if not isinstance(value, kind):
+        raise LedgerError(f"{path}: {where} must be {wanted}, not {type(value).__name__}", FIX)
 
 
 def _migrate_v1(data: Mapping[str, Any]) -> dict[str, Any]:

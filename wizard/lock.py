@@ -11,6 +11,7 @@ from types import TracebackType
 
 from . import exit_codes
 from .errors import WizardError
+from .fsutil import ensure_private_dir, open_private
 
 
 class LockedError(WizardError):
@@ -27,8 +28,9 @@ class RepoLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        ensure_private_dir(self.path.parent)
+        # Never through a link: a linked lock would truncate whatever file it points at.
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -39,8 +41,11 @@ class RepoLock:
                 "finish or quit that one first"
             ) from None
         who = f"pid {os.getpid()}, {getpass.getuser()}@{socket.gethostname()}"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, who.encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, who.encode(), 0)
+        except OSError:
+            pass  # e.g. a full disk: the lock holds all the same, only its holder is unnamed
         self._fd = fd
 
     def release(self) -> None:

@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .fsutil import WriteError, ensure_private_dir, open_private
 from .redact import Redactor
 
 
@@ -14,8 +15,7 @@ class RunLog:
         self.redact = redact
         self.path: Path | None = None
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)
+            ensure_private_dir(directory)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             self.path = directory / f"{stamp}-{command}-{os.getpid()}.log"
 
@@ -24,6 +24,9 @@ class RunLog:
             return
         stamp = datetime.now(UTC).strftime("%H:%M:%S")
         line = self.redact(f"{stamp} {message}")
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            handle.write(line.rstrip("\n") + "\n")
+        try:
+            fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                handle.write(line.rstrip("\n") + "\n")
+        except OSError as exc:
+            raise WriteError(self.path, exc, nothing_written=False) from None

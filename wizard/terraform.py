@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Cancelled, WizardError
+from .fsutil import PRIVATE_UMASK
 
 # Outputs later steps read from the ledger; a configuration without them is refused.
 REQUIRED_OUTPUTS: tuple[str, ...] = (
@@ -277,6 +278,8 @@ class Terraform:
             # Its own session: a ctrl+c in the terminal reaches the wizard only, which then
             # stops terraform once, gracefully.
             start_new_session=True,
+            # The state it writes holds the RDS password: owner-only from the first byte.
+            umask=PRIVATE_UMASK,
         )
         lines: queue.Queue[str | None] = queue.Queue()
         errors: list[str] = []  # stderr: warnings (e.g. about the CLI config) and plain errors

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import assets
+from .. import assets, gitrepo
 from ..context import QUIET, RunContext
 from ..documents import (
     MISSING,
@@ -28,7 +28,14 @@ from ..documents import (
     parse,
 )
 from ..fields import MIN_SIGV4_EMR_RELEASE, SIGV2_REGIONS
-from ..fsutil import PRIVATE_DIR_MODE, SECRET_FILE_MODE, atomic_write
+from ..fsutil import (
+    SECRET_FILE_MODE,
+    FileWrite,
+    ensure_private_dir,
+    file_mode,
+    read_if_exists,
+    write_files,
+)
 from ..ledger import digest
 from .base import KEEP, OVERWRITE, Change, Conflict, Plan, Step, StepError
 
@@ -321,7 +328,10 @@ def _secret_owned_keys() -> set[str]:
         "ANALYTICS_API_AUTH_TOKEN",
         "ANALYTICS_API_SECRET_KEY",
         "INSIGHTS_SECRET_KEY",
+        "INSIGHTS_OAUTH2_KEY",
         "INSIGHTS_OAUTH2_SECRET",
+        "INSIGHTS_SOCIAL_AUTH_EDX_OAUTH2_KEY",
+        "INSIGHTS_BACKEND_SERVICE_EDX_OAUTH2_KEY",
         "INSIGHTS_SOCIAL_AUTH_EDX_OAUTH2_SECRET",
         "INSIGHTS_BACKEND_SERVICE_EDX_OAUTH2_SECRET",
         "password",
@@ -452,6 +462,9 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
+# --- applying and verifying ---------------------------------------------------------------
+
+
 # --- the step ----------------------------------------------------------------------------
 
 
@@ -472,19 +485,27 @@ class FilesStep(Step):
         except ValueError as exc:
             raise StepError(str(exc)) from None
         b = buckets(v, lambda name: session.ledger.output("terraform", name))
+        origin_secret = gitrepo.remote_credentials(session.repo)
+        if origin_secret:
+            session.redact.add([origin_secret])  # an older file may still hold it: diffs show it
         record = session.ledger.steps.get(NAME)
         written: Mapping[str, Any] = (record.outputs.get("written") or {}) if record else {}
         kept: Mapping[str, Any] = (record.outputs.get("kept") or {}) if record else {}
         dkey = session.answers.internal_secret("ledger_key")
 
-        result = Plan(step=NAME, inputs={k: v[k] for k in INPUTS})
+        result = Plan(step=NAME, inputs={k: v[k] for k in INPUTS}, decisions=dict(decisions))
+        if origin_secret and "pipeline.secure_repo_url" not in session.answers.values:
+            result.notes.append(
+                "pipeline.secure_repo_url: the origin remote's URL holds a password or token; it "
+                "was left out (Jenkins needs credentials of its own to clone the secure repo)"
+            )
         docs: dict[str, Document] = {}
         new_written: dict[str, dict[str, str]] = {}
         new_kept: dict[str, dict[str, str]] = {}
         secret_keys = _secret_owned_keys()
         for spec in FILES:
             target = session.repo / spec.path
-            old = target.read_text(encoding="utf-8") if target.exists() else None
+            old = read_if_exists(target, session.repo)
             try:
                 doc = parse(
                     spec.kind,
@@ -530,7 +551,7 @@ class FilesStep(Step):
                     )
             docs[spec.path] = doc
             mode = SECRET_FILE_MODE if spec.secret else 0o644
-            old_mode = (target.stat().st_mode & 0o777) if old is not None else None
+            old_mode = file_mode(target) if old is not None else None
             result.changes.append(Change(spec.path, old, doc.render(), mode, old_mode))
 
         # Undecided conflicts come first: until the operator keeps or overwrites those values, the
@@ -549,16 +570,17 @@ class FilesStep(Step):
         return result
 
     def apply(self, session: Session, plan: Plan, ctx: RunContext) -> dict[str, Any]:
-        """Write the planned files (all of them, or none)."""
         if plan.conflicts:
             raise StepError(
                 f"{len(plan.conflicts)} hand-edited value(s) need a decision (keep or overwrite) first"
             )
-        (session.repo / "analytics-tasks").mkdir(exist_ok=True)
-        os.chmod(session.repo / "analytics-tasks", PRIVATE_DIR_MODE)
-        for change in plan.changes:
-            if atomic_write(session.repo / change.path, change.new, mode=change.mode):
-                session.log.write(f"files: wrote {change.path}")
+        ensure_private_dir(session.repo / "analytics-tasks", session.repo)
+        writes = [
+            FileWrite(session.repo / c.path, c.new, c.mode, expected_old=c.old)
+            for c in plan.changes
+        ]
+        for path in write_files(writes, session.repo):
+            session.log.write(f"files: wrote {path.relative_to(session.repo)}")
         return plan.outputs
 
     def probe(self, session: Session) -> str | None:

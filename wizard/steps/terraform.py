@@ -29,8 +29,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .. import assets
 from ..context import QUIET, RunContext
 from ..errors import WizardError
-from ..fsutil import PRIVATE_DIR_MODE, SECRET_FILE_MODE, atomic_write
+from ..fsutil import (
+    SECRET_FILE_MODE,
+    FileWrite,
+    atomic_write,
+    ensure_private_dir,
+    file_mode,
+    read_if_exists,
+    refuse_links,
+    write_files,
+)
 from ..ledger import digest
+from ..privacy import refuse_owned_links
 from ..terraform import CONFIRM_WORD, PlanSummary, Terraform, confirmed
 from .base import KEEP, OVERWRITE, Change, Conflict, Plan, Step, StepError, count
 
@@ -166,12 +176,11 @@ def desired_files(v: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
 def _staging(session: Session) -> Iterator[Path]:
     """Where terraform plans: kept for apply in a writing session, temporary on a dry run."""
     if session.write:
-        stage = session.state_dir / "terraform-plan"
-        if stage.exists():
-            for child in stage.iterdir():
-                if child.name != ".terraform":  # keep the installed provider between runs
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
-        stage.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        stage = ensure_private_dir(session.state_dir / "terraform-plan", session.repo)
+        for child in stage.iterdir():
+            if child.name != ".terraform":  # keep the installed provider between runs
+                real_dir = child.is_dir() and not child.is_symlink()
+                shutil.rmtree(child) if real_dir else child.unlink()
         yield stage
     else:
         with tempfile.TemporaryDirectory(prefix="analytics-wizard-terraform-") as tmp:
@@ -191,10 +200,11 @@ def _plan_in(
     for path, text in contents.items():
         mode = SECRET_FILE_MODE if path == TFVARS else 0o644
         atomic_write(stage / Path(path).name, text, mode=mode)
-    lock = session.repo / DIRECTORY / LOCK_HCL
-    if lock.exists():  # the provider versions the secure repo already pins
-        shutil.copyfile(lock, stage / LOCK_HCL)
+    pinned = read_if_exists(session.repo / DIRECTORY / LOCK_HCL, session.repo)
+    if pinned is not None:  # the provider versions the secure repo already pins
+        atomic_write(stage / LOCK_HCL, pinned)
     state = session.repo / DIRECTORY / STATE
+    refuse_links(state, session.repo)  # terraform would read (and write) through it
     tf = runner(session, stage, ctx)
     tf.init()
     args_state = state if state.exists() else None
@@ -261,8 +271,8 @@ class TerraformStep(Step):
         new_written: dict[str, str] = {}
         for path, (text, mode) in desired_files(v).items():
             target = session.repo / path
-            old = target.read_text(encoding="utf-8") if target.exists() else None
-            old_mode = (target.stat().st_mode & 0o777) if old is not None else None
+            old = read_if_exists(target, session.repo)
+            old_mode = file_mode(target) if old is not None else None
             final = text
             hand_edited = old is not None and old != text and digest(key, old) != written.get(path)
             if hand_edited and old is not None:
@@ -320,35 +330,38 @@ class TerraformStep(Step):
         planfile = plan.outputs.get("_planfile")
         if not planfile or not Path(planfile).exists():
             raise StepError("the saved terraform plan is missing; plan the step again")
-        directory = session.repo / DIRECTORY
-        directory.mkdir(exist_ok=True)
-        for change in plan.changes:
-            if atomic_write(session.repo / change.path, change.new, mode=change.mode):
-                session.log.write(f"{NAME}: wrote {change.path}")
+        directory = ensure_private_dir(session.repo / DIRECTORY, session.repo)
+        refuse_owned_links(session.repo)  # terraform follows links: its state, lock, .terraform
+        writes = [
+            FileWrite(session.repo / c.path, c.new, c.mode, expected_old=c.old)
+            for c in plan.changes
+        ]
+        for written in write_files(writes, session.repo):
+            session.log.write(f"{NAME}: wrote {written.relative_to(session.repo)}")
         override = session.repo / OVERRIDE
         if OVERRIDE not in {c.path for c in plan.changes} and override.exists():
             override.unlink()
             session.log.write(f"{NAME}: removed {OVERRIDE}")
-        stage_lock = Path(planfile).parent / LOCK_HCL
-        if stage_lock.exists():
-            atomic_write(directory / LOCK_HCL, stage_lock.read_text(encoding="utf-8"))
+        staged_lock = read_if_exists(Path(planfile).parent / LOCK_HCL)
+        if staged_lock is not None:
+            atomic_write(directory / LOCK_HCL, staged_lock, root=session.repo)
         tf = runner(session, directory, ctx)
         ctx.progress("terraform init")
         tf.init()
         try:
             tf.apply(Path(planfile), progress=ctx.progress)
         finally:
-            state = directory / STATE
-            if state.exists():
-                os.chmod(state, SECRET_FILE_MODE)  # the state holds the RDS password too
+            for state in (directory / STATE, directory / f"{STATE}.backup"):
+                if file_mode(state) not in (None, SECRET_FILE_MODE):
+                    os.chmod(state, SECRET_FILE_MODE)  # the state holds the RDS password too
         outputs = tf.outputs()
         Path(planfile).unlink(missing_ok=True)
         # The state and the provider lock belong in the secure repo's history with the files.
         for extra in (STATE, LOCK_HCL):
             path = f"{DIRECTORY}/{extra}"
-            if (session.repo / path).exists() and path not in {c.path for c in plan.changes}:
-                text = (session.repo / path).read_text(encoding="utf-8")
-                mode = (session.repo / path).stat().st_mode & 0o777
+            text = read_if_exists(session.repo / path, session.repo)
+            if text is not None and path not in {c.path for c in plan.changes}:
+                mode = file_mode(session.repo / path) or SECRET_FILE_MODE
                 plan.changes.append(Change(path, text, text, mode, mode))
         ctx.progress("outputs: " + ", ".join(sorted(outputs)))
         return {**outputs, "written": plan.outputs["written"]}
@@ -363,10 +376,10 @@ class TerraformStep(Step):
         written = recorded.pop("written", {}) or {}
         key = session.answers.internal_secret("ledger_key")
         for path, expected in written.items():
-            target = session.repo / path
-            if not target.exists():
+            text = read_if_exists(session.repo / path, session.repo)
+            if text is None:
                 return f"missing: {path}"
-            if digest(key, target.read_text(encoding="utf-8")) != expected:
+            if digest(key, text) != expected:
                 return f"changed by hand: {path}"
         try:
             current = runner(session, directory, QUIET).outputs()

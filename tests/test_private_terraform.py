@@ -1,0 +1,54 @@
+"""After the terraform step too, another local user reads no secret: not the RDS root password in
+``terraform.tfvars.json``, ``terraform.tfstate`` or its backup, not the staged plan, not git's
+objects — and the state is owner-only during the apply, not only after it.
+
+Applies the stack once against moto (about a minute and a half), in a directory anyone may enter.
+"""
+
+from __future__ import annotations
+
+import stat
+import threading
+from pathlib import Path
+from typing import Any
+
+from test_private_repo import assert_nothing_readable, shared_dir
+from test_terraform_step import RDS_PASSWORD, aws, moto, open_session, stack_answers, tf_env
+
+__all__ = ["aws", "moto", "shared_dir", "tf_env"]  # fixtures used by name
+
+
+def test_after_the_terraform_step_nobody_reads_a_secret(
+    shared_dir: Path, aws: dict[str, str]
+) -> None:
+    repo = shared_dir / "secure-config"
+    states = [
+        repo / "terraform" / name for name in ("terraform.tfstate", "terraform.tfstate.backup")
+    ]
+    seen: dict[str, set[int]] = {str(p): set() for p in states}
+    done = threading.Event()
+
+    def watch() -> None:  # the modes the state files have while terraform writes them
+        while not done.is_set():
+            for path in states:
+                try:
+                    seen[str(path)].add(stat.S_IMODE(path.lstat().st_mode))
+                except FileNotFoundError:
+                    pass
+            done.wait(0.05)
+
+    answers: dict[str, Any] = stack_answers(aws)
+    watcher = threading.Thread(target=watch, daemon=True)
+    with open_session(repo, answers) as session:
+        plan = session.plan("terraform")
+        watcher.start()
+        try:
+            session.apply(plan)
+        finally:
+            done.set()
+            watcher.join()
+    state = repo / "terraform" / "terraform.tfstate"
+    assert RDS_PASSWORD in state.read_text(encoding="utf-8")  # what there is to protect
+    assert seen[str(state)] == {0o600}
+    assert all(modes <= {0o600} for modes in seen.values())
+    assert_nothing_readable(shared_dir, repo, at_least=3)  # migrate + RDS passwords, ledger key
