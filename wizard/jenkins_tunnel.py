@@ -285,8 +285,8 @@ class JenkinsTunnel:
         already = self._closed.is_set() and self._monitor is None
         self._closed.set()
         monitor, self._monitor = self._monitor, None
-        if monitor is not None:
-            monitor.join(timeout=10)
+        if monitor is not None and monitor is not threading.current_thread():
+            monitor.join(timeout=10)  # (an on_state callback may close from the tunnel's thread)
         self._drop()
         if not already and self.state != CLOSED:
             self._emit(CLOSED, "tunnel closed")
