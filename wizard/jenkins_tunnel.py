@@ -16,20 +16,18 @@ import os
 import shlex
 import socket
 import threading
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from . import ssh
 from .errors import WizardError
 from .findings import Finding, failed, passed, warned
+from .webprobe import HTTP_TIMEOUT, NoRedirect, http_head, reason
 
 CONNECTING, UP, DOWN, RECONNECTING, CLOSED = "connecting", "up", "down", "reconnecting", "closed"
 STATES = (CONNECTING, UP, DOWN, RECONNECTING, CLOSED)
-HTTP_TIMEOUT = 10  # seconds for one HTTP request to Jenkins
 # Seconds before each reconnect attempt; the last one repeats until the director is back.
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 CHECK_EVERY = 1.0  # seconds between looks at the SSH connection
@@ -72,32 +70,6 @@ def director(
 # --- talking HTTP to Jenkins --------------------------------------------------------------
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is an answer of its own: reported, not followed
-
-
-def http_head(url: str, host: str | None = None, timeout: float = HTTP_TIMEOUT) -> dict[str, str]:
-    """The status and headers (lower-case names) of ``GET url``; redirects are not followed.
-
-    Raises OSError when nothing answers. ``host`` overrides the Host header (nginx sites).
-    """
-    # No proxy: these URLs are the tunnel's local end or private addresses.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-    request = urllib.request.Request(url, headers={"Host": host} if host else {})
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            status, headers = response.status, response.headers
-    except urllib.error.HTTPError as exc:  # 403 (login required) still comes from Jenkins
-        status, headers = exc.code, exc.headers
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        raise reason if isinstance(reason, OSError) else OSError(str(reason)) from None
-    found = {name.lower(): value for name, value in headers.items()}
-    found[":status"] = str(status)
-    return found
-
-
 def jenkins_version(url: str, timeout: float = HTTP_TIMEOUT) -> str:
     """The version Jenkins announces at ``url`` (its ``X-Jenkins`` header)."""
     try:
@@ -109,7 +81,7 @@ def jenkins_version(url: str, timeout: float = HTTP_TIMEOUT) -> str:
         ) from None
     except OSError as exc:
         raise JenkinsUnreachable(
-            f"nothing answers at {url} ({_reason(exc)})",
+            f"nothing answers at {url} ({reason(exc)})",
             "check that Jenkins is running on the analytics host and listens on jenkins.port",
         ) from None
     version = headers.get("x-jenkins")
@@ -121,12 +93,6 @@ def jenkins_version(url: str, timeout: float = HTTP_TIMEOUT) -> str:
             "nginx's or another service's",
         )
     return version
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    return str(exc) or type(exc).__name__
 
 
 # --- the tunnel ---------------------------------------------------------------------------
@@ -335,7 +301,7 @@ def director_public_address(timeout: float = 1.0) -> str | None:
     """
     if os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
         return None
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect())
     try:
         token_request = urllib.request.Request(
             f"{IMDS}/api/token",
