@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
+import logging
 import os
 import select
 import socket
@@ -24,6 +25,10 @@ from typing import Any
 from .steps.base import StepError
 
 CONNECT_TIMEOUT = 10
+
+# paramiko logs refused channels and dropped connections itself; without a handler Python would
+# print those raw lines on stderr. The wizard reports them as its own sentences instead.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 class SSHError(StepError):
@@ -111,6 +116,7 @@ class JumpHost:
     key_file: str
     known_hosts: str
     answer: str = "database.tunnel"  # where the operator sets it, named in error messages
+    key_answer: str = ""  # the answer holding the key file, when not ``<answer>.key_file``
 
     @classmethod
     def from_answer(cls, value: dict[str, Any]) -> JumpHost:
@@ -343,7 +349,7 @@ def open_tunnel(
     """
     import paramiko
 
-    pkey = load_private_key(jump.key_path, f"{jump.answer}.key_file")
+    pkey = load_private_key(jump.key_path, jump.key_answer or f"{jump.answer}.key_file")
     known = known_keys(jump.known_hosts_path, jump.host, jump.port)
     try:
         if sock is None:
