@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import web_standins
-from conftest import cli_env, complete_answers, run_cli
+from conftest import PLANTED_PASSWORD, cli_env, complete_answers, run_cli
 from jenkins_standin import JenkinsStandin
 from services import SSHD, free_port
 
@@ -280,3 +280,4 @@ def test_report_json_item_by_item(
     assert "UNAVAILABLE" in api_check["finding"] and "ANALYTICS_MYSQL_HOST" in api_check["fix"]
     assert doc["ok"] is False and doc["failed"] == 2
     assert not (repo / ".wizard" / "report.md").exists()  # the command changes nothing
+    assert PLANTED_PASSWORD not in result.stdout + result.stderr
