@@ -275,6 +275,20 @@ def test_a_changed_job_is_updated_after_its_diff_is_shown(jenkins: JenkinsStandi
     ]
 
 
+def test_removing_something_from_jobs_yml_reaches_jenkins(jenkins: JenkinsStandin) -> None:
+    text = jj.default_jobs_yaml(VALUES)
+    server = jj.connect(jenkins.url)
+    records = jj.apply(server, jj.plan(server, jj.render(text)))
+    # The operator drops the Traceback post-build task from every job.
+    start = text.index("        - post-tasks:")
+    end = text.index("        - email:")
+    rendered = jj.render(text[:start] + text[end:])
+    plan = jj.plan(server, rendered, records)
+    assert {c.action for c in plan.changes} == {jj.UPDATE}
+    assert all(c.reason == "jobs.yml changed" for c in plan.changes)
+    assert all("-          <script>exit 1</script>" in c.diff for c in plan.changes)
+
+
 def test_a_job_edited_in_jenkins_is_put_back_and_says_so(jenkins: JenkinsStandin) -> None:
     rendered = jj.render(jj.default_jobs_yaml(VALUES))
     server = jj.connect(jenkins.url)

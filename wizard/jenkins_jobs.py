@@ -510,6 +510,28 @@ def _call(what: str, action: Callable[[], Any]) -> Any:
         ) from None
 
 
+def _decide(name: str, xml: str, current: str, record: Mapping[str, str]) -> tuple[str, str]:
+    """UNCHANGED / UPDATE / CONFLICT for a declared job Jenkins already has, and why."""
+    if record and record.get("sent") == digest(xml):
+        # jobs.yml says what it said when the wizard last applied it.
+        if record.get("stored") == digest(current) or same_job(xml, current):
+            return UNCHANGED, ""  # untouched, or only re-serialised / added to in Jenkins
+        return UPDATE, "changed in Jenkins since the wizard set it"
+    if record:
+        # jobs.yml changed: a removal must reach Jenkins too, so only equality counts as no change.
+        if same_job(xml, current) and same_job(current, xml):
+            return UNCHANGED, ""
+        return UPDATE, "jobs.yml changed"
+    if same_job(xml, current):
+        return UNCHANGED, ""
+    if MANAGED_MARK not in current:
+        return CONFLICT, (
+            f"a job named {name!r} exists that the wizard did not create; rename one of them "
+            "(in jenkins/jobs.yml or in Jenkins), or let the wizard take it over"
+        )
+    return UPDATE, "differs from jobs.yml"
+
+
 def plan(server: Any, rendered: Mapping[str, str], records: Records | None = None) -> JobsPlan:
     """What :func:`apply` would do: create / update (with the diff) / unchanged / conflict.
 
@@ -529,32 +551,9 @@ def plan(server: Any, rendered: Mapping[str, str], records: Records | None = Non
             continue
         current = str(_call(f"the config of {name!r}", partial(server.get_job_config, name)))
         record = records.get(name) or {}
-        untouched_since = record.get("sent") == digest(xml) and record.get("stored") == digest(
-            current
-        )
-        if untouched_since or same_job(xml, current):
-            result.changes.append(JobChange(name, UNCHANGED, xml, current, ""))
-        elif not record and MANAGED_MARK not in current:
-            result.changes.append(
-                JobChange(
-                    name,
-                    CONFLICT,
-                    xml,
-                    current,
-                    job_diff(name, current, xml),
-                    f"a job named {name!r} exists that the wizard did not create; rename one of "
-                    "them (in jenkins/jobs.yml or in Jenkins), or let the wizard take it over",
-                )
-            )
-        else:
-            why = (
-                "changed in Jenkins since the wizard set it"
-                if record and record.get("stored") != digest(current)
-                else "jobs.yml changed"
-            )
-            result.changes.append(
-                JobChange(name, UPDATE, xml, current, job_diff(name, current, xml), why)
-            )
+        action, why = _decide(name, xml, current, record)
+        diff = "" if action == UNCHANGED else job_diff(name, current, xml)
+        result.changes.append(JobChange(name, action, xml, current, diff, why))
     return result
 
 
