@@ -374,6 +374,8 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def tunnel_command(repo: Path, *, as_json: bool = False, local_port: int | None = None) -> int:
     """``analytics-wizard tunnel``: Jenkins through the director until ctrl+c; on the director,
     Jenkins checked directly and the ``ssh -L`` line for the laptop."""
+    from rich.markup import escape
+
     from .headless import err_console
 
     def body() -> int:
@@ -388,13 +390,14 @@ def tunnel_command(repo: Path, *, as_json: bool = False, local_port: int | None 
         def on_state(state: str, detail: str) -> None:
             if not started.is_set():  # --json: the first line is the tunnel up (or failed)
                 if not as_json:
-                    console.print(f"[dim]{state}: {detail}[/]", highlight=False)
+                    console.print(f"[dim]{state}: {escape(detail)}[/]", highlight=False)
                 return
             if as_json:
                 emit({"state": state, "detail": session.redact(detail), **base})
             else:
                 style = {UP: "green", CLOSED: "dim"}.get(state, "yellow")
-                console.print(f"[{style}]{state}:[/] {session.redact(detail)}", highlight=False)
+                shown = escape(session.redact(detail))
+                console.print(f"[{style}]{state}:[/] {shown}", highlight=False)
 
         try:
             tunnel = open_jenkins_tunnel(session, on_state=on_state, local_port=local_port)

@@ -362,7 +362,7 @@ def open_tunnel(
     except OSError as exc:
         raise SSHError(
             f"cannot reach the SSH host {jump.label} ({exc.strerror or exc}); check the host and "
-            f"port in {jump.answer}"
+            f"port answers ({jump.answer}.host, {jump.answer}.port)"
         ) from None
     transport = paramiko.Transport(sock)
     try:
