@@ -72,7 +72,10 @@ def known(tmp_path: Path, sshd: SSHD, line: str | None = None) -> Path:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a new listener (a next tunnel) can take the port. Connections the tunnel closed
+    may linger in TIME_WAIT on it, which SO_REUSEADDR listeners may ignore, as the tunnel does."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

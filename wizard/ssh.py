@@ -314,7 +314,12 @@ class Tunnel:
         except OSError:
             pass  # either side closed: the connection is over
         finally:
-            channel.close()
+            import paramiko
+
+            try:
+                channel.close()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass  # the tunnel was closed under this connection: nothing left to tell
             client.close()
 
     def close(self) -> None:
