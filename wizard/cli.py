@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, exit_codes
 from .steps import NAMES
 
 DEFAULT_REPO = "secure-config"
@@ -122,7 +122,7 @@ def build_command_parser() -> argparse.ArgumentParser:
         description="Open the SSH tunnel to Jenkins through the director and keep it up until "
         "ctrl+c (it reconnects when the connection drops). On the director itself (no "
         "director.host), check Jenkins and print the ssh line for your laptop.",
-        epilog=EXIT_CODES,
+        epilog=exit_codes.HELP,
         formatter_class=formatter,
     )
     _repo_arg(tunnel)
@@ -143,7 +143,7 @@ def build_command_parser() -> argparse.ArgumentParser:
         description="Check Insights, the Analytics API, Jenkins (through the tunnel, its jobs, "
         "not public), the secure-repo files, the creds in the bucket and the ledger; each item "
         "pass / warn / fail with the fix. Changes nothing.",
-        epilog=EXIT_CODES,
+        epilog=exit_codes.HELP,
         formatter_class=formatter,
     )
     _repo_arg(report)
