@@ -100,7 +100,7 @@ def _assert_exit_codes(text: str) -> None:
 def test_help_lists_commands_and_exit_codes() -> None:
     result = cli("--help")
     assert result.returncode == 0
-    for command in ("run", "status", "answers-template", "tunnel"):
+    for command in ("run", "status", "answers-template", "tunnel", "report"):
         assert f"  {command} " in result.stdout
     _assert_exit_codes(result.stdout)
 
@@ -111,7 +111,7 @@ def test_version() -> None:
     assert result.stdout.strip() == f"analytics-wizard {__version__}"
 
 
-@pytest.mark.parametrize("command", ["run", "status"])
+@pytest.mark.parametrize("command", ["run", "status", "tunnel", "report"])
 def test_command_help_lists_exit_codes(command: str) -> None:
     result = cli(command, "--help")
     assert result.returncode == 0
@@ -141,10 +141,11 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert "error:" in words(result.stderr)
 
 
-def test_tunnel_is_not_available_yet() -> None:
-    result = cli("tunnel", "/nonexistent/secure-config")
+@pytest.mark.parametrize("command", ["tunnel", "report"])
+def test_tunnel_and_report_need_a_secure_repo(command: str) -> None:
+    result = cli(command, "/nonexistent/secure-config")
     assert result.returncode == 2
-    assert "not available in this version yet" in words(result.stderr)
+    assert "is not a secure repo the wizard has worked on" in words(result.stderr)
 
 
 # --- answers-template ---------------------------------------------------------------------

@@ -179,6 +179,27 @@ VALIDATORS: list[tuple[str, Callable[[Any], Any], list[Any], list[Any], str]] = 
     ),
     ("scheme", fields.scheme, ["http", "https"], ["ftp", "HTTPS", "https://"], "http or https"),
     (
+        "absolute_path",
+        fields.absolute_path,
+        ["/home/jenkins", "/srv/jenkins home"],
+        ["home/jenkins", "~/jenkins", "./jenkins"],
+        "absolute path",
+    ),
+    (
+        "unix_user",
+        fields.unix_user,
+        ["jenkins", "_svc", "ci-user1"],
+        ["Jenkins", "1user", "a b", "x" * 33],
+        "Unix user name",
+    ),
+    (
+        "jenkins_id",
+        fields.jenkins_id,
+        ["ssh-access-key", "hadoop_key.2"],
+        ["a b", "key/1", "x" * 65],
+        "credentials id",
+    ),
+    (
         "ipv4",
         fields.ipv4,
         ["10.0.1.23", "127.0.0.1"],
@@ -414,9 +435,37 @@ def test_spec_section_8_keys_exist() -> None:
         "director.user",
         "director.key_file",
         "director.known_hosts",
+        "jenkins.port",
         "jenkins.local_port",
+        "jenkins.home",
+        "jenkins.user",
     ]
     assert [k for k in spec_keys if k not in BY_KEY] == []
+
+
+def test_jenkins_keys_are_declared_with_their_defaults() -> None:
+    """The Jenkins tunnel, jobs and report read these (issue 12); the defaults are the runbook's."""
+    defaults = {key: f.default for key, f in BY_KEY.items() if key.startswith("jenkins.")}
+    assert defaults == {
+        "jenkins.port": 8080,
+        "jenkins.local_port": 8080,
+        "jenkins.home": "/home/jenkins",
+        "jenkins.user": "jenkins",
+        "jenkins.server_name": None,  # derived: jenkins.<hosted zone>
+        "jenkins.nginx_port": 8081,
+        "jenkins.executors": 3,
+        "jenkins.admin_email": None,  # derived: the contact e-mail
+        "jenkins.ssh_credential_id": "ssh-access-key",
+        "jenkins.student_engagement_daily": False,
+        "jenkins.student_engagement_weekly": False,
+        "jenkins.problem_response_reports": False,
+    }
+    assert BY_KEY["analytics_api.port"].default == 18100
+    r = resolved(
+        {"terraform": {"hosted_zone_domain": "example.com"}, "edxapp": {"contact_email": "o@x.org"}}
+    )
+    assert r.get("jenkins.server_name") == "jenkins.example.com"
+    assert r.get("jenkins.admin_email") == "o@x.org"
 
 
 # --- derivations --------------------------------------------------------------------------

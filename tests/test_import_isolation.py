@@ -8,7 +8,17 @@ import sys
 
 from conftest import ROOT, cli_env
 
-HEAVY = ("textual", "boto3", "botocore", "paramiko", "sshtunnel", "pymysql", "ansible_runner")
+HEAVY = (
+    "textual",
+    "boto3",
+    "botocore",
+    "paramiko",
+    "sshtunnel",
+    "pymysql",
+    "ansible_runner",
+    "jenkins",
+    "jenkins_jobs",
+)
 
 WALK = """
 import importlib, json, pkgutil, sys

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  run               run steps headless from an answers file\n"
         "  status            show each step's state and why\n"
         "  answers-template  print a complete, commented answers file\n"
-        "  tunnel            open the Jenkins tunnel only\n\n"
+        "  tunnel            open the Jenkins tunnel only\n"
+        "  report            verify the deployment, item by item\n\n"
         "Use 'analytics-wizard COMMAND --help' for a command's options.\n\n" + exit_codes.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -94,12 +95,42 @@ def build_command_parser() -> argparse.ArgumentParser:
         help="print a complete, commented answers file",
         description="Print a complete, commented answers file to fill in for 'run --answers'.",
     )
-    tunnel = sub.add_parser("tunnel", help="open the Jenkins tunnel only")
+    tunnel = sub.add_parser(
+        "tunnel",
+        help="open the Jenkins tunnel only",
+        description="Open the SSH tunnel to Jenkins through the director and keep it up until "
+        "ctrl+c (it reconnects when the connection drops). On the director itself (no "
+        "director.host), check Jenkins and print the ssh line for your laptop.",
+        epilog=exit_codes.HELP,
+        formatter_class=formatter,
+    )
     _repo_arg(tunnel)
+    tunnel.add_argument(
+        "--local-port",
+        type=int,
+        metavar="PORT",
+        help="the tunnel's local port (default: the jenkins.local_port answer)",
+    )
+    tunnel.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON status object per line; the first once the tunnel is up",
+    )
+    report = sub.add_parser(
+        "report",
+        help="verify the deployment, item by item",
+        description="Check Insights, the Analytics API, Jenkins (through the tunnel, its jobs, "
+        "not public), the secure-repo files, the creds in the bucket and the ledger; each item "
+        "pass / warn / fail with the fix. Changes nothing.",
+        epilog=exit_codes.HELP,
+        formatter_class=formatter,
+    )
+    _repo_arg(report)
+    report.add_argument("--json", action="store_true", help="print one JSON document")
     return parser
 
 
-COMMANDS = ("run", "status", "answers-template", "tunnel")
+COMMANDS = ("run", "status", "answers-template", "tunnel", "report")
 
 
 def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> int:
@@ -132,8 +163,15 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
             sys.stdout.write(template())
             return exit_codes.OK
         if args.command == "tunnel":
-            headless.say_error("the Jenkins tunnel is not available in this version yet")
-            return exit_codes.USAGE
+            from . import access
+
+            return access.tunnel_command(
+                Path(args.secure_repo), as_json=args.json, local_port=args.local_port
+            )
+        if args.command == "report":
+            from . import access
+
+            return access.report_command(Path(args.secure_repo), as_json=args.json)
         if open_tui is None:
             headless.say_error(
                 "this entry point runs the headless commands only",

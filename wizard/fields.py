@@ -174,6 +174,16 @@ git_ref = _pattern(
 emr_release = _pattern(r"emr-\d+\.\d+\.\d+", "an EMR release label such as emr-4.9.6")
 email = _pattern(r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address such as ops@example.com")
 relative_or_home_path = _pattern(r"[^\0]+", "a file or directory path")
+absolute_path = _pattern(
+    r"/[^\0]*", "an absolute path on the analytics host, such as /home/jenkins"
+)
+unix_user = _pattern(
+    r"[a-z_][a-z0-9_-]{0,31}",
+    "a Unix user name: lowercase letters, digits, _ and -; at most 32 characters",
+)
+jenkins_id = _pattern(
+    r"[A-Za-z0-9_.-]{1,64}", "a Jenkins credentials id: letters, digits, _ . and -"
+)
 
 
 def url(value: Any) -> str:
@@ -342,6 +352,11 @@ def _cluster_name(r: Resolver) -> str | None:
 def _insights_url(r: Resolver) -> str | None:
     zone = r.get("terraform.hosted_zone_domain")
     return f"https://insights.{zone}" if zone else None
+
+
+def _jenkins_server_name(r: Resolver) -> str | None:
+    zone = r.get("terraform.hosted_zone_domain")
+    return f"jenkins.{zone}" if zone else None
 
 
 def _database_host(r: Resolver) -> Any:
@@ -767,6 +782,14 @@ FIELDS: tuple[Field, ...] = (
         secret=True,
         generated=True,
     ),
+    F(
+        "analytics_api.port",
+        "Analytics API port",
+        "Port of the API's nginx on the analytics host (ANALYTICS_API_NGINX_PORT).",
+        port,
+        default=18100,
+        kind="int",
+    ),
     # pipeline
     F(
         "pipeline.cluster_name",
@@ -888,12 +911,96 @@ FIELDS: tuple[Field, ...] = (
     ),
     # jenkins
     F(
+        "jenkins.port",
+        "Jenkins port",
+        "Where Jenkins listens on the analytics host.",
+        port,
+        default=8080,
+        kind="int",
+    ),
+    F(
         "jenkins.local_port",
         "Local Jenkins port",
         "Local end of the Jenkins tunnel.",
         port,
         default=8080,
         kind="int",
+    ),
+    F(
+        "jenkins.home",
+        "Jenkins home",
+        "Home of the Jenkins user on the analytics host; jenkins_env and the EMR files go there.",
+        absolute_path,
+        default="/home/jenkins",
+    ),
+    F(
+        "jenkins.user",
+        "Jenkins user",
+        "The Unix user Jenkins runs as on the analytics host.",
+        unix_user,
+        default="jenkins",
+    ),
+    F(
+        "jenkins.server_name",
+        "Jenkins server name",
+        "Host name of Jenkins' nginx site (jenkins_server_name); it must not answer publicly.",
+        hostname,
+        derive=_jenkins_server_name,
+        example="jenkins.example.com",
+    ),
+    F(
+        "jenkins.nginx_port",
+        "Jenkins nginx port",
+        "Port of Jenkins' nginx site (jenkins_nginx_port); never Insights' 80 or 443.",
+        port,
+        default=8081,
+        kind="int",
+    ),
+    F(
+        "jenkins.executors",
+        "Jenkins executors",
+        "How many pipeline jobs may run at once (each on its own EMR cluster).",
+        integer(1, 20),
+        default=3,
+        kind="int",
+    ),
+    F(
+        "jenkins.admin_email",
+        "Jenkins admin e-mail",
+        "Sender of Jenkins' failure e-mails; must be allowed by the analytics host's SMTP relay.",
+        email,
+        derive=lambda r: r.get("edxapp.contact_email"),
+    ),
+    F(
+        "jenkins.ssh_credential_id",
+        "Jenkins SSH credential",
+        "Id of the Jenkins credential that logs in to the EMR clusters (hadoop user).",
+        jenkins_id,
+        default="ssh-access-key",
+    ),
+    F(
+        "jenkins.student_engagement_daily",
+        "Daily student engagement job",
+        "Add the job that writes daily Student Engagement CSV reports.",
+        boolean,
+        default=False,
+        kind="bool",
+    ),
+    F(
+        "jenkins.student_engagement_weekly",
+        "Weekly student engagement job",
+        "Add the job that writes weekly Student Engagement CSV reports.",
+        boolean,
+        default=False,
+        kind="bool",
+    ),
+    F(
+        "jenkins.problem_response_reports",
+        "Problem response reports job",
+        "Add the job that writes problem response reports (needs the API reports bucket).",
+        boolean,
+        default=False,
+        kind="bool",
     ),
 )
 del F

@@ -9,7 +9,9 @@ recorded in known_hosts. There is no "add automatically" policy anywhere.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
+import logging
 import os
 import select
 import socket
@@ -26,6 +28,10 @@ CONNECT_TIMEOUT = 10
 # Decisions (see wizard.errors.NeedsDecision) naming a host key the operator accepted:
 # ``ssh-host-key:<host>:<port>`` (or plain ``ssh-host-key``) = its SHA256 fingerprint.
 HOST_KEY = "ssh-host-key"
+
+# paramiko logs refused channels and dropped connections itself; without a handler Python would
+# print those raw lines on stderr. The wizard reports them as its own sentences instead.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 def accepted_host_keys(decisions: Mapping[str, str] | None) -> list[str]:
@@ -63,6 +69,31 @@ class HostKeyUnknown(SSHError, NeedsDecision):
         )
 
 
+class LocalPortBusy(SSHError):
+    """The chosen local port is taken; ``suggestion`` is the next free one (None if none near)."""
+
+    def __init__(self, port: int, suggestion: int | None):
+        self.port, self.suggestion = port, suggestion
+        offer = f"; the next free one is {suggestion}" if suggestion else ""
+        super().__init__(
+            f"the local port {port} is already in use on this machine (another tunnel or "
+            f"program listens there){offer}: use that port, or stop what holds {port}"
+        )
+
+
+def next_free_port(start: int, tries: int = 100) -> int | None:
+    """The first port from ``start`` on that 127.0.0.1 can listen on."""
+    for candidate in range(start, min(start + tries, 65536)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    return None
+
+
 class HostKeyChanged(SSHError):
     """The jump host presents a different key from the one in known_hosts."""
 
@@ -95,13 +126,15 @@ def fingerprint(key: Any) -> str:
 
 @dataclass(frozen=True)
 class JumpHost:
-    """The ``database.tunnel`` answer: an SSH host that reaches the database."""
+    """An SSH host that reaches a target: the ``database.tunnel`` answer, or the director."""
 
     host: str
     port: int
     user: str
     key_file: str
     known_hosts: str
+    answer: str = "database.tunnel"  # where the operator sets it, named in error messages
+    key_answer: str = ""  # the answer holding the key file, when not ``<answer>.key_file``
 
     @classmethod
     def from_answer(cls, value: dict[str, Any]) -> JumpHost:
@@ -129,12 +162,12 @@ class JumpHost:
 # --- keys -------------------------------------------------------------------------------
 
 
-def load_private_key(path: Path) -> Any:
+def load_private_key(path: Path, answer: str = "database.tunnel.key_file") -> Any:
     """The private key at ``path``; refuses group/world-readable files and passphrases."""
     import paramiko  # type: ignore[import-untyped]
 
     if not path.is_file():
-        raise SSHError(f"the SSH key file {path} does not exist; check database.tunnel.key_file")
+        raise SSHError(f"the SSH key file {path} does not exist; check {answer}")
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise SSHError(
@@ -152,7 +185,7 @@ def load_private_key(path: Path) -> Any:
     except (paramiko.SSHException, ValueError, OSError) as exc:
         raise SSHError(
             f"the file {path} is not a private key the wizard can read ({exc}); point "
-            "database.tunnel.key_file at an OpenSSH private key (ed25519, ecdsa or RSA)"
+            f"{answer} at an OpenSSH private key (ed25519, ecdsa or RSA)"
         ) from None
 
 
@@ -195,15 +228,23 @@ class Tunnel:
     _threads: list[threading.Thread] = field(default_factory=list)
     _closed: threading.Event = field(default_factory=threading.Event)
 
-    def forward(self, host: str, port: int) -> tuple[str, int]:
-        """Listen on 127.0.0.1:<free port> and carry each connection to ``host:port``.
+    def forward(self, host: str, port: int, local_port: int = 0) -> tuple[str, int]:
+        """Listen on 127.0.0.1:``local_port`` (0: any free one) and carry each connection to
+        ``host:port``.
 
-        The target is tried once first, so an unreachable one fails here with a clear message.
+        The target is tried once first, so an unreachable one fails here with a clear message;
+        a taken local port raises :class:`LocalPortBusy` naming the next free one.
         """
         self._check_target(host, port)
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
+        try:
+            listener.bind(("127.0.0.1", local_port))
+        except OSError as exc:
+            listener.close()
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise LocalPortBusy(local_port, next_free_port(local_port + 1)) from None
+            raise
         listener.listen(8)
         listener.settimeout(0.5)
         self._listeners.append(listener)
@@ -215,8 +256,33 @@ class Tunnel:
         local: tuple[str, int] = listener.getsockname()
         return local
 
-    def _open_channel(self, host: str, port: int, origin: tuple[str, int]) -> Any:
-        return self.transport.open_channel("direct-tcpip", (host, port), origin)
+    def _open_channel(
+        self, host: str, port: int, origin: tuple[str, int], timeout: float | None = None
+    ) -> Any:
+        return self.transport.open_channel("direct-tcpip", (host, port), origin, timeout=timeout)
+
+    def reaches(self, host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:
+        """Whether the SSH host can open a TCP connection to ``host:port`` (then closed)."""
+        import paramiko
+
+        try:
+            channel = self._open_channel(host, port, ("127.0.0.1", 0), timeout)
+        except (paramiko.ChannelException, paramiko.SSHException, OSError, EOFError):
+            return False
+        channel.close()
+        return True
+
+    def channel(self, host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> Any:
+        """A socket-like channel to ``host:port`` through the SSH host (e.g. for the next hop)."""
+        import paramiko
+
+        try:
+            return self._open_channel(host, port, ("127.0.0.1", 0), timeout)
+        except (paramiko.ChannelException, paramiko.SSHException, OSError, EOFError) as exc:
+            raise SSHError(
+                f"the SSH host {self.jump.label} cannot reach {host}:{port} ({exc}); check the "
+                "address and that the security groups let it through"
+            ) from None
 
     def _check_target(self, host: str, port: int) -> None:
         import paramiko
@@ -266,7 +332,12 @@ class Tunnel:
         except OSError:
             pass  # either side closed: the connection is over
         finally:
-            channel.close()
+            import paramiko
+
+            try:
+                channel.close()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass  # the tunnel was closed under this connection: nothing left to tell
             client.close()
 
     def close(self) -> None:
@@ -291,18 +362,21 @@ def open_tunnel(
     confirm: Callable[[HostKeyUnknown], bool] | None = None,
     record: bool = True,
     timeout: int = CONNECT_TIMEOUT,
+    sock: Any = None,
 ) -> Tunnel:
     """Connect and authenticate to ``jump``, verifying its host key.
 
     An unknown host key is accepted when its fingerprint is in ``accept`` or ``confirm`` says
     yes; it is then appended to known_hosts (unless ``record`` is false, e.g. on a dry run).
+    ``sock`` is an already open connection to the host (a channel through another SSH host).
     """
     import paramiko
 
-    pkey = load_private_key(jump.key_path)
+    pkey = load_private_key(jump.key_path, jump.key_answer or f"{jump.answer}.key_file")
     known = known_keys(jump.known_hosts_path, jump.host, jump.port)
     try:
-        sock = socket.create_connection((jump.host, jump.port), timeout=timeout)
+        if sock is None:
+            sock = socket.create_connection((jump.host, jump.port), timeout=timeout)
     except TimeoutError:
         raise SSHError(
             f"the SSH host {jump.label} did not answer in time; check the host, port and that "
@@ -311,7 +385,7 @@ def open_tunnel(
     except OSError as exc:
         raise SSHError(
             f"cannot reach the SSH host {jump.label} ({exc.strerror or exc}); check the host and "
-            "port in database.tunnel"
+            f"port answers ({jump.answer}.host, {jump.answer}.port)"
         ) from None
     transport = paramiko.Transport(sock)
     try:
