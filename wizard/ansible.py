@@ -484,6 +484,7 @@ def ssh_config(targets: Targets, control_dir: Path) -> str:
             f"  UserKnownHostsFile {_ssh_value(jump.known_hosts.expanduser())}",
             "  ControlMaster no",
             "  ControlPath none",
+            "  ProxyJump none",  # or "Host *" below would send it through itself
         ]
     lines += [
         "Host *",
@@ -533,11 +534,16 @@ def check_vars_files(files: Sequence[Path]) -> None:
 
 
 def _control_dir() -> Path:
-    """A new private directory for the run's control sockets, short enough for a socket path."""
+    """A fresh name for the run's control socket directory, short enough for a socket path.
+
+    The child creates it (and refuses one it did not create), so a run that is prepared but
+    never started leaves nothing behind."""
     base = tempfile.gettempdir()
     if len(base) > 40:  # a unix socket path holds ~107 bytes; %C alone takes 40
         base = "/tmp"
-    return Path(tempfile.mkdtemp(prefix="aw-ssh-", dir=base))
+    path = Path(tempfile.mkdtemp(prefix="aw-ssh-", dir=base))
+    path.rmdir()
+    return path
 
 
 def environment(private_data_dir: Path, playbook: Playbook) -> dict[str, str]:
@@ -651,17 +657,21 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _forward(signum: int, private_data_dir: Path) -> None:
-    """Pass a stop request on to ansible-playbook (ansible-runner starts it in its own session)."""
+def _forward(signum: int, private_data_dir: Path) -> bool:
+    """Pass a stop request on to ansible-playbook (ansible-runner starts it in its own session);
+    False when it is not running (yet)."""
     try:
         atomic_write(private_data_dir / STOPPED, signal.Signals(signum).name + "\n", mode=0o600)
     except OSError:
         pass
+    forwarded = False
     for child in _children(os.getpid()):
         try:
             os.killpg(os.getpgid(child), signal.SIGINT)
+            forwarded = True
         except (ProcessLookupError, PermissionError):
             continue
+    return forwarded
 
 
 def _close_control_sockets(control_dir: Path) -> None:
@@ -681,17 +691,14 @@ def _close_control_sockets(control_dir: Path) -> None:
 
 
 def _own_control_dir(path: Path) -> None:
-    """The control socket dir exists, is ours and private (recreated if /tmp was cleaned)."""
+    """Create the run's control socket directory; one that is already there may not be ours."""
     try:
         path.mkdir(mode=PRIVATE_DIR_MODE)
     except FileExistsError:
-        pass
-    info = path.lstat()
-    if not path.is_dir() or path.is_symlink() or info.st_uid != os.getuid():
         raise AnsibleError(
-            f"the ssh control directory {path} is not this user's own directory",
-            "prepare the run again",
-        )
+            f"the ssh control directory {path} already exists (another run, or someone else's)",
+            "start the playbook again: each run prepares a new one",
+        ) from None
     os.chmod(path, PRIVATE_DIR_MODE)
 
 
@@ -706,8 +713,14 @@ def run_prepared(private_data_dir: Path) -> int:
     inherited = dict(os.environ)
     os.environ.clear()
     os.environ.update(clean_environment(inherited))
+    stop = {"asked": False, "forwarded": False}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop["asked"] = True
+        stop["forwarded"] = _forward(signum, private_data_dir) or stop["forwarded"]
+
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda n, _f: _forward(n, private_data_dir))
+        signal.signal(signum, on_signal)
     import ansible_runner  # type: ignore[import-untyped]
 
     os.umask(0o077)
@@ -721,6 +734,8 @@ def run_prepared(private_data_dir: Path) -> int:
             suppress_env_files=True,
             # ansible's default (facts in memory): facts are not written into the artifacts.
             fact_cache_type="memory",
+            # Asked to stop before ansible-playbook was there to hear it: runner ends it.
+            cancel_callback=lambda: stop["asked"] and not stop["forwarded"],
         )
     finally:
         _close_control_sockets(control_dir)
@@ -789,8 +804,6 @@ def list_tasks(
     """``ansible-playbook --list-tasks`` (no host is contacted) parsed into plays and tasks."""
     with tempfile.TemporaryDirectory(prefix="aw-list-") as scratch:
         prepared = prepare_run(Path(scratch) / "run", ansible_playbook, playbook, targets)
-        spec = json.loads((prepared.private_data_dir / SPEC).read_text(encoding="utf-8"))
-        shutil.rmtree(spec["control_dir"], ignore_errors=True)  # nothing connects
         env = clean_environment(dict(os.environ))
         env.update(environment(prepared.private_data_dir, playbook))
         cwd = playbook.playbooks_dir if playbook.playbooks_dir.is_dir() else Path(scratch)
