@@ -161,6 +161,8 @@ def test_vars_from_the_files_step_arrive_literally(
     assert command["command"] == list(prepared.argv)
     assert "AWS_SECRET_ACCESS_KEY" not in command["env"]
     assert command["env"]["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+    # The run's own control sockets, not the shared ones the checkout's ansible.cfg names.
+    assert not list((Path.home() / ".ansible" / "tmp").glob("standin-ssh-*"))
     assert files_holding_secret(prepared.private_data_dir) == []
 
 

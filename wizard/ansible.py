@@ -568,7 +568,8 @@ def environment(private_data_dir: Path, playbook: Playbook) -> dict[str, str]:
 
 def playbook_args(targets: Targets, playbook: Playbook) -> list[str]:
     """ansible-playbook's arguments before ansible-runner adds ``-i <inventory>``."""
-    args = [str(playbook.path), "-u", targets.user, "--private-key", str(targets.key_file)]
+    key = str(targets.key_file.expanduser().absolute())
+    args = [str(playbook.path), "-u", targets.user, "--private-key", key]
     for path in playbook.vars_files:
         args += ["-e", f"@{path.expanduser()}"]
     if playbook.skip_tags:
