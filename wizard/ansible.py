@@ -679,16 +679,20 @@ def _close_control_sockets(control_dir: Path) -> None:
     """Stop the run's ssh masters now rather than after ControlPersist, then drop the dir."""
     if not control_dir.is_dir():
         return
-    for sock in control_dir.iterdir():
-        subprocess.run(
-            ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "analytics-wizard"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=10,
-            check=False,
-        )
-    shutil.rmtree(control_dir, ignore_errors=True)
+    try:
+        for sock in control_dir.iterdir():
+            subprocess.run(
+                ["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "analytics-wizard"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=10,
+                check=False,
+            )
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # a master that does not answer ends by itself after ControlPersist
+    finally:
+        shutil.rmtree(control_dir, ignore_errors=True)
 
 
 def _own_control_dir(path: Path) -> None:
