@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The tests' stand-in for the operator's edx/configuration virtualenv (ansible 2.10, as pinned
+# by open-release/quince), beside the wizard's own ansible-core.
+ANSIBLE210 ?= .venv-ansible210
 REPO ?= secure-config
 
 .PHONY: run test lint bench clean
@@ -27,6 +30,13 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
+# Building ansible 2.10.7 from its sdist takes minutes once; pip's wheel cache makes it ~40 s after.
+$(ANSIBLE210)/bin/.installed: constraints-ansible210.txt
+	$(PYTHON) -m venv $(ANSIBLE210)
+	$(ANSIBLE210)/bin/python -m pip install --quiet --no-compile -c constraints-ansible210.txt \
+		ansible==2.10.7 'jinja2<3.1' 'markupsafe<2.1'
+	touch $@
+
 run: $(BIN)/.installed
 	$(BIN)/analytics-wizard $(REPO)
 
@@ -36,11 +46,12 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint $(ANSIBLE210)/bin/.installed
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed $(ANSIBLE210)/bin/.installed
 	$(BIN)/python bench/startup
+	$(BIN)/python bench/playbooks
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ANSIBLE210) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -273,6 +273,11 @@ class SSHD:
                     "PasswordAuthentication no",
                     "KbdInteractiveAuthentication no",
                     "PermitTTY yes",
+                    # ansible copies files over sftp, as to a real host
+                    "Subsystem sftp internal-sftp",
+                    # bash skips ~/.bashrc at SHLVL 2: a slow one (e.g. pyenv init) would
+                    # otherwise run for every command ansible sends
+                    "SetEnv SHLVL=1",
                     "LogLevel VERBOSE",
                     "",
                 ]
