@@ -173,7 +173,10 @@ class Run:
         if self.finished:
             return FINISHED
         # A live supervisor without an exit status is about to record one.
-        return RUNNING if self.alive() or self.supervised() else INTERRUPTED
+        if self.alive() or self.supervised():
+            return RUNNING
+        # Read again: the supervisor may have recorded the exit just before it went.
+        return FINISHED if self.finished else INTERRUPTED
 
     @property
     def picked_up(self) -> bool:

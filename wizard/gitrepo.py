@@ -9,7 +9,17 @@ from pathlib import Path
 
 from .fsutil import atomic_write
 
-IGNORED = (".wizard/lock", ".wizard/logs/", ".wizard/*.tmp", "*.tmp", "terraform/.terraform/")
+# Runtime files: the lock, logs, detached runs (terraform's output), the staged terraform plan
+# (it holds the variables, the RDS password among them).
+IGNORED = (
+    ".wizard/lock",
+    ".wizard/logs/",
+    ".wizard/runs/",
+    ".wizard/terraform-plan/",
+    ".wizard/*.tmp",
+    "*.tmp",
+    "terraform/.terraform/",
+)
 # In the git directory while the wizard's git commands run; found later, a run was killed mid-commit.
 COMMITTING = "analytics-wizard-committing"
 
