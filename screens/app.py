@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from wizard import assets, exit_codes
 from wizard.engine import Session
 
+from .confirm import LEAVE, STOP, QuitDialog
 from .main import MainScreen
 
 
@@ -63,6 +64,20 @@ class WizardApp(App[None]):
     async def action_quit(self) -> None:
         # A valid value still being typed counts as confirmed: quitting loses nothing typed.
         self.main_screen.confirm_pending()
+        from .preview import PreviewScreen  # loaded by then if a step is running
+
+        screen = self.screen
+        if isinstance(screen, PreviewScreen) and screen.running:
+            what = screen.step.verb.lower()
+
+            def answered(choice: str | None) -> None:
+                if choice == LEAVE:
+                    screen.leave_running()
+                elif choice == STOP:
+                    screen.stop_and_quit()
+
+            self.push_screen(QuitDialog(f"The {screen.step.name} step ({what})"), answered)
+            return
         self.exit()
 
 

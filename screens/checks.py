@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from wizard.context import Event, RunContext
 from wizard.engine import Session
 from wizard.steps import Check, Plan, Step, by_name
-from wizard.steps.base import OVERRIDE, checks_failure
+from wizard.steps.base import OVERRIDE
 
 from .confirm import ConfirmDialog
 from .problems import explained
@@ -150,7 +150,7 @@ class ChecksScreen(Screen[str | None]):
             self.say(message.error)
             return
         self.plan = message.plan
-        blocking = checks_failure(self.plan.checks)
+        blocking = self.step.blocking(self.plan)
         warned = sum(c.verdict == "warn" for c in self.plan.checks)
         if blocking:
             override = (
@@ -160,8 +160,16 @@ class ChecksScreen(Screen[str | None]):
             )
             self.say(f"Failing checks block continuing: fix them and rerun (r / ctrl+r){override}.")
         else:
+            failing = sum(c.verdict == "fail" for c in self.plan.checks)
             note = f" ({warned} warning(s))" if warned else ""
-            self.say(f"Nothing blocks{note}: ctrl+s records the checks and continues.")
+            verb = self.step.verb.lower()
+            if failing:
+                self.say(
+                    f"{failing} failing: fix them and rerun (r / ctrl+r); ctrl+s to {verb} "
+                    "anyway (the step stays failed until they pass)."
+                )
+            else:
+                self.say(f"Nothing blocks{note}: ctrl+s to {verb}.")
 
     @on(DataTable.RowHighlighted)
     def show_detail(self) -> None:
@@ -225,7 +233,7 @@ class ChecksScreen(Screen[str | None]):
     def action_record(self) -> None:
         if self.busy or self.plan is None:
             return
-        problem = checks_failure(self.plan.checks)
+        problem = self.step.blocking(self.plan)
         if problem:
             self.say(self.session.redact(problem))
             return

@@ -69,3 +69,44 @@ class WordDialog(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+LEAVE, STOP = "leave", "stop"
+
+
+class QuitDialog(ModalScreen[str | None]):
+    """Quitting while a long run goes on: leave it running, stop it, or stay (None)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("l", "answer('leave')", "Leave it running"),
+        Binding("s", "answer('stop')", "Stop it"),
+        Binding("escape,c", "answer('')", "Cancel"),
+    ]
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(
+                f"{self.what} is running.\n\nLeave it running on its own (open the wizard "
+                "again to follow it), stop it (gracefully; what it already did is kept), or "
+                "stay?",
+                id="question",
+                markup=False,
+            )
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Leave running (l)", id=LEAVE, variant="primary")
+                yield Button("Stop it (s)", id=STOP, variant="warning")
+                yield Button("Cancel (c)", id="stay")
+
+    def on_mount(self) -> None:
+        self.query_one(f"#{LEAVE}", Button).focus()
+
+    def action_answer(self, answer: str) -> None:
+        self.dismiss(answer or None)
+
+    @on(Button.Pressed)
+    def pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id if event.button.id in (LEAVE, STOP) else None)

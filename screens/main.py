@@ -78,6 +78,18 @@ class MainScreen(Screen[None]):
         steps.highlighted = steps.get_option_index(self.selected)
         self.show_step(self.selected)
         self.refresh_states()
+        # A run an earlier wizard left (killed, or the connection dropped): follow it.
+        for name in self.session.running():
+            self.reattach(name)
+
+    def reattach(self, name: str) -> None:
+        from .views import preview_screen
+
+        form = self.query_one(f"#{name}", StepForm)
+        self.app.push_screen(
+            preview_screen(self.session, form.step, follow=True),
+            lambda outcome: self.preview_closed(form, outcome),
+        )
 
     @on(StepForm.Ready)
     def form_ready(self, event: StepForm.Ready) -> None:

@@ -11,7 +11,7 @@ the step (its verb, its confirmation, whether it can be stopped, its outcome).
 from __future__ import annotations
 
 import queue
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -21,12 +21,12 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Log, RadioSet, Static
+from textual.widgets import Button, Footer, Header, Log, ProgressBar, RadioSet, Static
 from textual.worker import Worker, get_current_worker
 
-from wizard.context import RunContext
+from wizard.context import Event, RunContext
 from wizard.engine import Session
-from wizard.errors import ConflictError, NeedsDecision
+from wizard.errors import ConflictError, Detached, NeedsDecision
 from wizard.steps import Plan, Step, by_name
 from wizard.steps.base import count
 
@@ -57,9 +57,9 @@ class DecisionAsked(Message):
 
 
 class Failed(Message):
-    def __init__(self, reason: str, changed_since: bool = False) -> None:
+    def __init__(self, reason: str, changed_since: bool = False, left: bool = False) -> None:
         super().__init__()
-        self.reason, self.changed_since = reason, changed_since
+        self.reason, self.changed_since, self.left = reason, changed_since, left
 
 
 class PreviewScreen(Screen[str | None]):
@@ -70,10 +70,13 @@ class PreviewScreen(Screen[str | None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, session: Session, step: Step) -> None:
+    def __init__(self, session: Session, step: Step, follow: bool = False) -> None:
         super().__init__()
         self.session = session
         self.step = step
+        self.follow = follow  # reattach to the step's run instead of planning
+        self.leaving = False  # the operator quits and leaves the run going on its own
+        self.quitting = False  # the app exits once the worker has ended
         self.decided: dict[str, str] = {}  # host keys trusted, rules revoked, …
         self.plan: Plan | None = None
         self.busy = False
@@ -81,12 +84,16 @@ class PreviewScreen(Screen[str | None]):
         self.conflicts_shown = False
         self.worker: Worker[None] | None = None
         self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
 
     def compose(self) -> ComposeResult:
         yield Header()
         title = by_name(self.step.name).title
-        yield Static(Text(f"Preview · {title}", style="bold"), id="preview-heading")
+        what = "Following the run" if self.follow else "Preview"
+        yield Static(Text(f"{what} · {title}", style="bold"), id="preview-heading")
         yield Static(id="preview-status")
+        yield ProgressBar(id="run-progress", show_eta=False)
+        yield Static(id="in-flight", markup=False)
         with VerticalScroll(id="preview-body"):
             yield Vertical(id="conflicts")
             yield Vertical(id="diffs")
@@ -97,9 +104,21 @@ class PreviewScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#progress", Log).display = False
+        for live in ("#progress", "#run-progress", "#in-flight"):
+            self.query_one(live).display = False
         self.set_interval(FRAME, self.drain)
-        self.start_plan()
+        if self.follow:
+            self.busy = True
+            self.show_live()
+            self.say("Following the run from its start…")
+            self.worker = self.run_resume()
+        else:
+            self.start_plan()
+
+    def show_live(self) -> None:
+        """Swap the preview for the live log while the step is carried out."""
+        self.query_one("#preview-body").display = False
+        self.query_one("#progress", Log).display = True
 
     def say(self, message: str, error: bool = False) -> None:
         status = self.query_one("#preview-status", Static)
@@ -111,7 +130,12 @@ class PreviewScreen(Screen[str | None]):
     def context(self) -> RunContext:
         """Progress into the queue; cancelled when the operator stops this worker."""
         worker = get_current_worker()
-        return RunContext(on_progress=self.lines.put, is_cancelled=lambda: worker.is_cancelled)
+        return RunContext(
+            on_progress=self.lines.put,
+            on_event=self.events.put,
+            is_cancelled=lambda: worker.is_cancelled,
+            is_detached=lambda: self.leaving,
+        )
 
     @work(thread=True, exit_on_error=False, group="preview")
     def run_plan(self, decisions: dict[str, str]) -> None:
@@ -132,21 +156,37 @@ class PreviewScreen(Screen[str | None]):
             self.post_message(DecisionAsked(explained(self.session, exc), exc))
         except Exception as exc:
             changed = isinstance(exc, ConflictError)
-            self.post_message(Failed(explained(self.session, exc), changed_since=changed))
+            left = isinstance(exc, Detached)
+            self.post_message(Failed(explained(self.session, exc), changed, left))
         else:
             self.post_message(Applied(self.session.redact(self.step.outcome(plan, outputs))))
 
+    @work(thread=True, exit_on_error=False, group="preview")
+    def run_resume(self) -> None:
+        try:
+            self.session.resume(self.step.name, self.context())
+        except Exception as exc:
+            left = isinstance(exc, Detached)
+            self.post_message(Failed(explained(self.session, exc), left=left))
+        else:
+            self.post_message(Applied("the run ended and is recorded"))
+
     def drain(self) -> None:
-        """Move what the worker said since the last frame into the log, in one update."""
-        lines = []
-        while True:
-            try:
-                lines.append(self.lines.get_nowait())
-            except queue.Empty:
-                break
+        """Move what the worker said since the last frame into the view, in one update: every
+        line into the log, and only the newest progress event (done of total, in flight)."""
+        lines = drained(self.lines)
         if lines:
             self.query_one("#progress", Log).write_lines(lines)
             self.say(lines[-1])
+        progress = [e for e in drained(self.events) if e.kind == "progress"]
+        if progress:
+            latest = progress[-1].data
+            bar = self.query_one("#run-progress", ProgressBar)
+            bar.display = True
+            bar.update(total=100, progress=round(100 * float(latest.get("fraction", 0))))
+            in_flight = self.query_one("#in-flight", Static)
+            in_flight.display = True
+            in_flight.update("\n".join([str(latest.get("headline", "")), *latest.get("lines", [])]))
 
     # --- planning ---------------------------------------------------------------------
 
@@ -247,6 +287,10 @@ class PreviewScreen(Screen[str | None]):
             keys = ", ".join(c.key for c in self.plan.conflicts)
             self.say(f"Choose keep or overwrite first for: {keys}.", error=True)
             return
+        problem = self.step.blocking(self.plan)
+        if problem:
+            self.say(self.session.redact(problem), error=True)
+            return
         question = self.session.redact(self.step.question(self.plan))
         self.app.push_screen(ConfirmDialog(question, yes=self.step.verb), self.confirmed)
 
@@ -257,8 +301,7 @@ class PreviewScreen(Screen[str | None]):
         if yes and self.plan is not None and not self.busy:
             self.busy = True
             self.say(f"{self.step.verb}…")
-            self.query_one("#preview-body").display = False
-            self.query_one("#progress", Log).display = True
+            self.show_live()
             self.worker = self.run_apply(self.plan)
 
     def word_typed(self, word: str | None) -> None:
@@ -288,10 +331,16 @@ class PreviewScreen(Screen[str | None]):
     def applied(self, message: Applied) -> None:
         self.busy = self.replan = False
         self.worker = None
+        if self.quitting:
+            self.app.exit()
+            return
         self.dismiss(message.outcome)
 
     @on(Failed)
     def failed(self, message: Failed) -> None:
+        if self.quitting:
+            self.app.exit()  # left running, a later wizard picks it up; or stopped as asked
+            return
         if self.worker_done():
             return
         self.plan = None
@@ -303,6 +352,24 @@ class PreviewScreen(Screen[str | None]):
             self.start_plan()
             self.say(message.reason, error=True)
 
+    @property
+    def running(self) -> bool:
+        """A step that can be stopped is being carried out (quitting asks first)."""
+        applying = self.step.cancellable and self.plan is not None
+        return self.busy and (self.follow or applying)
+
+    def leave_running(self) -> None:
+        """Quit, leaving the run going on its own: following stops, then the app exits."""
+        self.leaving = self.quitting = True
+        self.say("Leaving it running; open the wizard again to follow it.")
+
+    def stop_and_quit(self) -> None:
+        """Quit once the run has stopped (gracefully: the step says what it left)."""
+        self.quitting = True
+        if self.worker is not None:
+            self.worker.cancel()
+        self.say("Stopping, then quitting…")
+
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
         if self.busy:
@@ -313,3 +380,13 @@ class PreviewScreen(Screen[str | None]):
                 self.say("Still working; one moment.")
             return
         self.dismiss(None)
+
+
+def drained(source: queue.SimpleQueue[Any]) -> list[Any]:
+    """Everything in ``source`` now, without waiting."""
+    found = []
+    while True:
+        try:
+            found.append(source.get_nowait())
+        except queue.Empty:
+            return found

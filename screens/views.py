@@ -11,8 +11,9 @@ from wizard.steps import Step
 from wizard.steps.base import CHECKS
 
 
-def preview_screen(session: Session, step: Step) -> Screen[str | None]:
-    if step.view == CHECKS:
+def preview_screen(session: Session, step: Step, follow: bool = False) -> Screen[str | None]:
+    """The step's preview; with ``follow``, the live view of its run going on (reattached)."""
+    if step.view == CHECKS and not follow:
         from .checks import ChecksScreen
 
         base: type[Screen[str | None]] = ChecksScreen
@@ -24,4 +25,6 @@ def preview_screen(session: Session, step: Step) -> Screen[str | None]:
     # The footer says what the button says: "Write", "Apply", "Continue"…
     bindings = [Binding("ctrl+s", action, step.verb)]
     screen = type(base.__name__, (base,), {"BINDINGS": bindings})
+    if follow:
+        return screen(session, step, follow=True)  # type: ignore[call-arg]
     return screen(session, step)  # type: ignore[call-arg]

@@ -49,7 +49,10 @@ def start() -> Moto:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    return Moto(server, f"http://{host}:{port}")
+    started = Moto(server, f"http://{host}:{port}")
+    # moto keeps its resources per process, not per server: an earlier module's are still there
+    started.reset()
+    return started
 
 
 def write_profile(

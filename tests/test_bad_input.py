@@ -141,7 +141,7 @@ def test_a_live_index_lock_is_one_sentence_and_the_fix(done_repo: tuple[Path, Pa
     result = run_cli("run", "--answers", answers, repo, *FILES_ONLY, COLUMNS="1000")
     assert_clear(result, 1, "another git process is working in it (.git/index.lock exists)")
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
+    errors = [line for line in lines if line.startswith(("error:", "✘"))]
     assert len(errors) == 1 and "fatal:" not in result.stderr
     assert "fix: wait for that git command to finish" in result.stderr
     assert "Another git process seems to be running" not in result.stderr  # git's paragraph

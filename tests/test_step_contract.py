@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import http.server
 import json
+import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -72,16 +74,24 @@ def test_importing_the_core_loads_no_ui_and_the_layers_hold() -> None:
 
 
 def test_a_step_failing_during_apply_is_in_the_json_results(repo: Path, write_answers: Any) -> None:
-    answers = write_answers(complete_answers())
-    repo.mkdir()
-    (repo / "analytics-tasks").write_text("a file where the wizard needs a directory\n")
-    result = run_cli("run", "--answers", answers, repo, "--only", "files", "--json")
+    """An immutable file (chattr +i: even root cannot replace it) fails the files step while it
+    writes, after planning went fine."""
+    if os.geteuid() != 0 or shutil.which("chattr") is None:
+        pytest.skip("needs root and chattr to make a file that cannot be replaced")
+    make_repo(repo, fixed_answers(), files_done=True)
+    target = repo / "analytics-tasks" / "emr-vars.yml"
+    answers = write_answers(fixed_answers(aws__region="eu-west-1"))  # emr-vars.yml changes
+    subprocess.run(["chattr", "+i", str(target)], check=True)
+    try:
+        result = run_cli("run", "--answers", answers, repo, "--only", "files", "--json")
+    finally:
+        subprocess.run(["chattr", "-i", str(target)], check=True)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     doc = json.loads(result.stdout)
     (files,) = doc["steps"]
     assert files["name"] == "files" and files["state"] == "failed"
-    assert "analytics-tasks" in files["reason"]
+    assert "emr-vars.yml" in files["reason"]
 
 
 def test_a_file_edited_while_the_preview_was_open_is_not_overwritten(repo: Path) -> None:

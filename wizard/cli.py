@@ -89,6 +89,11 @@ def build_command_parser() -> argparse.ArgumentParser:
     )
     _repo_arg(status)
     status.add_argument("--json", action="store_true", help="print one JSON document")
+    status.add_argument(
+        "--verify",
+        action="store_true",
+        help="also check the outside world (e.g. that AWS still matches terraform's state)",
+    )
 
     sub.add_parser(
         "answers-template",
@@ -156,7 +161,7 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
                 confirm_destroy=args.confirm_destroy,
             )
         if args.command == "status":
-            return headless.status(Path(args.secure_repo), as_json=args.json)
+            return headless.status(Path(args.secure_repo), as_json=args.json, verify=args.verify)
         if args.command == "answers-template":
             from .answers import template
 

@@ -35,6 +35,8 @@ class RunContext:
     on_progress: Callable[[str], None] = _ignore
     on_event: Callable[[Event], None] = _ignore
     is_cancelled: Callable[[], bool] = _never
+    # The operator leaves a detached run going on its own (quitting the TUI while it runs).
+    is_detached: Callable[[], bool] = _never
 
     def progress(self, line: str) -> None:
         """One line for the operator (the session masks secrets before it gets here)."""
@@ -46,15 +48,22 @@ class RunContext:
     def cancelled(self) -> bool:
         return self.is_cancelled()
 
+    def detached(self) -> bool:
+        return self.is_detached()
+
     def with_cancel(self, cancelled: Callable[[], bool]) -> RunContext:
         """The same context, also cancelled when ``cancelled()`` says so."""
         mine = self.is_cancelled
-        return RunContext(self.on_progress, self.on_event, lambda: mine() or cancelled())
+        return RunContext(
+            self.on_progress, self.on_event, lambda: mine() or cancelled(), self.is_detached
+        )
 
     def wrap(self, progress: Callable[[str], str]) -> RunContext:
         """The same context with every progress line passed through ``progress`` first."""
         outer = self.on_progress
-        return RunContext(lambda line: outer(progress(line)), self.on_event, self.is_cancelled)
+        return RunContext(
+            lambda line: outer(progress(line)), self.on_event, self.is_cancelled, self.is_detached
+        )
 
 
 QUIET = RunContext()

@@ -5,7 +5,7 @@ The TUI, headless mode and the tests all go through :class:`Session`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +15,7 @@ from . import gitrepo, privacy
 from .answers import Answers, Resolved
 from .backends import REAL, Backends
 from .context import QUIET, RunContext
-from .errors import ConflictError, WizardError, explain
+from .errors import ConflictError, Detached, WizardError, explain
 from .fsutil import ensure_private_dir, remove_stale_temp_files
 from .ledger import Ledger, StepRecord, input_digests
 from .lock import RepoLock
@@ -24,6 +24,7 @@ from .runlog import RunLog
 from .steps import STEPS, Check, Plan, Step, StepError, StepInfo, by_name
 
 DONE, STALE, PENDING, FAILED, UNAVAILABLE = "done", "stale", "pending", "failed", "unavailable"
+RUNNING = "running"  # a detached run (terraform, ansible) is going, or ended unrecorded
 LEDGER_KEY = "ledger_key"
 
 
@@ -208,15 +209,36 @@ class Session:
         step = self.step(plan.step)
         self.check_unchanged(plan)
         self.log.write(f"{plan.step}: applying {len(plan.pending)} change(s)")
+        outputs = self._guard(
+            plan.step, lambda: step.apply(self, plan, self._context(plan.step, ctx))
+        )
+        digests = self.input_digests(plan.inputs)
+        wrote = [c.path for c in plan.pending]
+        self._done(step, digests, outputs, [c.path for c in plan.changes], wrote)
+        return outputs
+
+    def _guard(self, name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``work()``; a failure is recorded as the step's (a run left running is not one)."""
         try:
-            outputs = step.apply(self, plan, self._context(plan.step, ctx))
+            return work()
+        except Detached:
+            raise  # the ledger keeps saying "running"; a later wizard picks the run up
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
-            self.fail(plan.step, "interrupted" if interrupted else str(explain(exc, self.redact)))
+            self.fail(name, "interrupted" if interrupted else str(explain(exc, self.redact)))
             raise
-        digests = self.input_digests(plan.inputs)
+
+    def _done(
+        self,
+        step: Step,
+        digests: dict[str, str],
+        outputs: dict[str, Any],
+        paths: list[str],
+        wrote: list[str],
+    ) -> None:
+        """Record ``step`` as done with ``outputs``, then commit; a failed commit fails it."""
         self.save_answers()  # the ledger key and generated secrets before the ledger cites them
-        previous = self.ledger.steps.get(plan.step)
+        previous = self.ledger.steps.get(step.name)
         unchanged = (
             previous is not None
             and previous.status == DONE
@@ -224,21 +246,45 @@ class Session:
             and previous.outputs == outputs
         )
         if not unchanged:  # a re-run that changed nothing keeps the ledger (and its date)
-            self.ledger.record(plan.step, StepRecord(status=DONE, inputs=digests, outputs=outputs))
-        message = f"analytics-wizard: {plan.step} step done"
-        if plan.pending:
-            message += "\n\n" + "\n".join(f"- wrote {c.path}" for c in plan.pending)
+            self.ledger.record(step.name, StepRecord(status=DONE, inputs=digests, outputs=outputs))
+        message = f"analytics-wizard: {step.name} step done"
+        if wrote:
+            message += "\n\n" + "\n".join(f"- wrote {path}" for path in wrote)
         state = [".gitignore", *(str(p.relative_to(self.repo)) for p in self.state_files())]
+        committed = [*state, *paths, *step.committed(outputs)]
         try:
-            commit = gitrepo.commit(self.repo, message, [*state, *(c.path for c in plan.changes)])
+            commit = gitrepo.commit(self.repo, message, committed)
         except (WizardError, RuntimeError) as exc:
             error = exc if isinstance(exc, WizardError) else StepError(str(exc))
             reason = f"the step's work is done but git could not commit it: {error.message}"
-            self.fail(plan.step, reason)
+            self.fail(step.name, reason)
             raise StepError(
                 reason, error.fix or "fix the secure repo's git (see the message) and run again"
             ) from None
-        self.log.write(f"{plan.step}: done" + (f" (commit {commit})" if commit else ""))
+        self.log.write(f"{step.name}: done" + (f" (commit {commit})" if commit else ""))
+
+    # --- runs that outlive the wizard ---------------------------------------------------
+
+    def record_running(self, plan: Plan, outputs: dict[str, Any]) -> None:
+        """A step started a detached run: the ledger says so (with ``outputs`` so far, e.g.
+        the run's id and the files written), so a wizard started later finds it."""
+        digests = self.input_digests(plan.inputs)
+        self.save_answers()
+        self.ledger.record(plan.step, StepRecord(status=RUNNING, inputs=digests, outputs=outputs))
+
+    def running(self) -> list[str]:
+        """The steps the ledger says have a run going (or ended while nobody watched)."""
+        return [name for name, rec in self.ledger.steps.items() if rec.status == RUNNING]
+
+    def resume(self, name: str, ctx: RunContext = QUIET) -> dict[str, Any]:
+        """Follow step ``name``'s run to its end (replaying what it printed so far), then
+        record it as done and commit; a run that failed or was interrupted fails the step."""
+        if not self.write:
+            raise StepError("this session is read-only")
+        step = self.step(name)
+        record = self.ledger.steps[name]
+        outputs = self._guard(name, lambda: step.follow(self, record, self._context(name, ctx)))
+        self._done(step, dict(record.inputs), outputs, [], [])
         return outputs
 
     def check_unchanged(self, plan: Plan) -> None:
@@ -255,7 +301,7 @@ class Session:
         if changed:
             raise ConflictError(
                 f"{', '.join(changed)} changed on disk since the preview; nothing was written",
-                "preview the step again to see (and keep or overwrite) the new content",
+                "preview the step again",
             )
 
     def fail(self, name: str, reason: str) -> None:
@@ -273,10 +319,11 @@ class Session:
                 ),
             )
 
-    def status(self) -> list[StepStatus]:
-        return [self.step_status(step) for step in STEPS]
+    def status(self, verify: bool = False) -> list[StepStatus]:
+        """Each step's state; ``verify`` also checks the outside world (AWS drift and such)."""
+        return [self.step_status(step, verify) for step in STEPS]
 
-    def step_status(self, step: StepInfo) -> StepStatus:
+    def step_status(self, step: StepInfo, verify: bool = False) -> StepStatus:
         def make(state: str, reason: str) -> StepStatus:
             return StepStatus(step.name, step.title, state, self.redact(reason))
 
@@ -288,6 +335,9 @@ class Session:
         if record.status == FAILED:
             return make(FAILED, record.reason or "failed")
         module = step.load()
+        if record.status == RUNNING:
+            state, reason = module.run_state(self, record)
+            return make(state, reason)
         try:
             current = self.resolved.require(module.inputs)
         except WizardError as exc:
@@ -306,7 +356,7 @@ class Session:
             )
             return make(STALE, f"answers changed since it ran: {labels}")
         try:
-            problem = module.probe(self)
+            problem = module.verify(self) if verify else module.probe(self)
         except (WizardError, ValueError) as exc:
             problem = str(exc)
         if problem:

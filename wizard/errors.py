@@ -51,6 +51,12 @@ class Cancelled(WizardError):
     exit_code = exit_codes.INTERRUPTED
 
 
+class Detached(WizardError):
+    """The operator left a long run going on its own; a later wizard picks it up."""
+
+    exit_code = exit_codes.INTERRUPTED
+
+
 @dataclass(frozen=True)
 class Explained:
     """An error as the operator sees it."""

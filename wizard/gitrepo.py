@@ -24,6 +24,9 @@ IGNORED = (
     ".wizard/*.tmp",
     "*.tmp",
     "terraform/.terraform/",
+    # terraform's own copies (the state itself is committed; git keeps its history)
+    "terraform/*.tfstate.backup",
+    "terraform/errored.tfstate",
 )
 # In the git directory while the wizard's git commands run; found later, a run was killed mid-commit.
 COMMITTING = "analytics-wizard-committing"

@@ -26,7 +26,6 @@ from .engine import DONE, UNAVAILABLE, Session, StepStatus
 from .errors import ConflictError, UsageError, WizardError, explain
 from .redact import MASK
 from .steps import STEPS, Plan, StepError
-from .steps.base import checks_failure
 
 STATE_STYLE = {
     "done": "green",
@@ -195,6 +194,15 @@ def _run_steps(
         step = info.load()
         title = info.title
         ctx = RunContext(on_progress=lambda line: console.print(f"  {escape(line)}"))
+        if info.name in session.running() and not dry_run:
+            # A run a killed wizard (or a dropped connection) left: wait for it, never start
+            # a second one; a run that ended meanwhile is recorded now.
+            console.print(f"[cyan]• {title}:[/] a run is going (or ended unrecorded): following it")
+            with interruptible(step.cancellable) as stop:
+                try:
+                    session.resume(info.name, ctx.with_cancel(stop))
+                except Exception as exc:
+                    return _failed(session, console, results, info.name, title, exc)
         with console.status(f"{title}: planning…"), interruptible(step.cancellable) as stop:
             try:
                 plan = session.plan(info.name, decisions, force, ctx.with_cancel(stop))
@@ -206,13 +214,13 @@ def _run_steps(
             console.print(f"  [dim]{escape(session.redact(note))}[/]")
         if plan.checks:
             _print_checks(console, plan)
-            problem = checks_failure(plan.checks)
-            if problem:
-                if not dry_run:
-                    session.fail(info.name, problem)
-                results.append(_result(info.name, "failed", session.redact(problem), plan=plan))
-                console.print(f"[red]✘ {title}:[/] {escape(session.redact(problem))}")
-                return exit_codes.FAILED
+        problem = step.blocking(plan)
+        if problem:
+            if not dry_run:
+                session.fail(info.name, problem)
+            results.append(_result(info.name, "failed", session.redact(problem), plan=plan))
+            console.print(f"[red]✘ {title}:[/] {escape(session.redact(problem))}")
+            return exit_codes.FAILED
         if plan.conflicts:
             _print_conflicts(console, plan, session)
             results.append(
@@ -368,14 +376,14 @@ def _print_conflicts(console: Console, plan: Plan, session: Session) -> None:
     )
 
 
-def status(repo: Path, *, as_json: bool = False) -> int:
+def status(repo: Path, *, as_json: bool = False, verify: bool = False) -> int:
     def body() -> int:
         check_repo_path(repo)
         if not (repo / ".wizard").is_dir():
             session = Session(repo, write=False)
         else:
             session = Session.open(repo, write=False)
-        statuses = session.status()
+        statuses = session.status(verify)
         # The checks steps recorded (the prerequisites'), as they were when recorded.
         checks = [
             check

@@ -819,10 +819,16 @@ class Terraform:
                 f"{STATE_FILE}; a copy is in {copy}"
             )
         stale_lock = (self.workdir / LOCK_FILE).exists() and not lock_held(self.workdir)
-        result = self.refresh(progress)
-        if stale_lock:
+        try:
+            result = self.refresh(progress)
+        except TerraformError as exc:
+            # A state that lacks what its outputs name (terraform was killed before it recorded
+            # them) cannot be refreshed on its own; the plan that follows refreshes it anyway.
+            done.append(f"the state could not be refreshed on its own ({exc.message})")
+        else:
+            done.append(f"refreshed the state from AWS ({result.progress.summary or 'done'})")
+        if stale_lock and not (self.workdir / LOCK_FILE).exists():
             done.append(f"cleared the state lock the killed terraform left ({LOCK_FILE})")
-        done.append(f"refreshed the state from AWS ({result.progress.summary or 'done'})")
         if run is not None and run.state != detached.RUNNING:
             run.annotate(recovered_at=datetime.now(UTC).isoformat(timespec="seconds"))
         return done
@@ -918,9 +924,13 @@ def _signal_name(number: int) -> str:
 def read_state(workdir: Path) -> dict[str, Any]:
     """``terraform.tfstate`` of ``workdir`` as a document ({} when there is none)."""
     try:
-        doc = json.loads((workdir / STATE_FILE).read_text(encoding="utf-8"))
+        text = (workdir / STATE_FILE).read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    if not text.strip():
+        return {}  # terraform killed as it began writing it: as terraform, read it as none
+    try:
+        doc = json.loads(text)
     except ValueError:
         raise TerraformError(
             f"{workdir / STATE_FILE} is not valid JSON; restore it from "

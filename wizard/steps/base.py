@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..aws import Aws
     from ..aws_choices import Choice
     from ..engine import Session
+    from ..ledger import StepRecord
 
 # Decisions on a value the operator changed by hand: ``decisions["<file>:<key>"]``.
 KEEP, OVERWRITE = "keep", "overwrite"
@@ -129,15 +130,18 @@ class Check:
         }
 
 
-def checks_failure(checks: list[Check]) -> str | None:
+def checks_failure(
+    checks: list[Check], noun: str = "prerequisite check", overridable: bool = True
+) -> str | None:
     """Why the checks stop the step (those failing and not overridden); None when none do."""
     blocking = [c for c in checks if c.blocking]
     if not blocking:
         return None
     listed = "; ".join(f"{c.id}: {c.finding}" for c in blocking)
+    override = ", or override a check you have dealt with another way" if overridable else ""
     return (
-        f"{len(blocking)} prerequisite check(s) failed — {listed}. Fix them (each check says "
-        "how) and run again, or override a check you have dealt with another way"
+        f"{len(blocking)} {noun}(s) failed — {listed}. Fix them (each says how) and run "
+        f"again{override}"
     )
 
 
@@ -186,6 +190,7 @@ class Step(ABC):
     #: For a CHECKS view: the check ids, in the order shown, and whether a failing one may be
     #: overridden (recorded in the ledger).
     checks: ClassVar[tuple[str, ...]] = ()
+    check_noun: ClassVar[str] = "check"
     overridable: ClassVar[bool] = False
     #: Extra actions of the form, run with :meth:`run_action`.
     actions: ClassVar[tuple[Action, ...]] = ()
@@ -205,6 +210,28 @@ class Step(ABC):
     @abstractmethod
     def probe(self, session: Session) -> str | None:
         """None while what the step did is still in place, else why it is not."""
+
+    def verify(self, session: Session) -> str | None:
+        """Like :meth:`probe`, also asking the outside world (``status --verify``)."""
+        return self.probe(session)
+
+    # --- steps whose apply starts a run that outlives the wizard (terraform, ansible) ---------
+
+    def run_state(self, session: Session, record: StepRecord) -> tuple[str, str]:
+        """The state (``running`` / ``failed``) and why, of the run the ledger records."""
+        return "failed", "the ledger records a run, but this step starts none; run it again"
+
+    def follow(self, session: Session, record: StepRecord, ctx: RunContext) -> dict[str, Any]:
+        """Follow the recorded run to its end (replaying it); the step's outputs."""
+        raise StepError(f"the {self.name} step has no run to follow")
+
+    def committed(self, outputs: Mapping[str, Any]) -> list[str]:
+        """Files besides the plan's changes that belong in the step's commit."""
+        return []
+
+    def blocking(self, plan: Plan) -> str | None:
+        """Why ``plan`` may not be applied as it is (failing checks), or None."""
+        return checks_failure(plan.checks, self.check_noun, self.overridable)
 
     def question(self, plan: Plan) -> str:
         """The confirmation asked before :meth:`apply`."""

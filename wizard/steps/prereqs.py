@@ -691,6 +691,7 @@ class PrereqsStep(Step):
     preview_label = "Run checks"
     view = CHECKS_VIEW
     checks = IDS
+    check_noun = "prerequisite check"
     overridable = True
 
     def plan(
@@ -723,7 +724,7 @@ class PrereqsStep(Step):
         for c in plan.checks:
             mark = " (overridden)" if c.overridden else ""
             session.log.write(f"{NAME}: {c.id}: {c.verdict}{mark}: {c.finding}")
-        problem = checks_failure(plan.checks)
+        problem = self.blocking(plan)
         if problem:
             raise StepError(problem)
         return outputs(plan.checks)

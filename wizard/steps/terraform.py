@@ -17,7 +17,6 @@ to type ``destroy`` (or the number of such resources): ``decisions["confirm"]``,
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -26,9 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .. import assets
+from .. import assets, detached
 from ..context import QUIET, RunContext
-from ..errors import WizardError
+from ..errors import Detached, WizardError
 from ..fsutil import (
     SECRET_FILE_MODE,
     FileWrite,
@@ -41,11 +40,20 @@ from ..fsutil import (
 )
 from ..ledger import digest
 from ..privacy import refuse_owned_links
-from ..terraform import CONFIRM_WORD, PlanSummary, Terraform, confirmed
+from ..terraform import (
+    CONFIRM_WORD,
+    ApplyProgress,
+    PlanSummary,
+    Terraform,
+    confirmed,
+    interrupted,
+    secure_state_files,
+)
 from .base import KEEP, OVERWRITE, Change, Conflict, Plan, Step, StepError, count
 
 if TYPE_CHECKING:
     from ..engine import Session
+    from ..ledger import StepRecord
 
 NAME = "terraform"
 DIRECTORY = "terraform"
@@ -189,9 +197,11 @@ def _staging(session: Session) -> Iterator[Path]:
 
 def runner(session: Session, workdir: Path, ctx: RunContext) -> Terraform:
     """terraform in ``workdir``; it stops (gracefully) when the run is cancelled."""
-    return session.backends.terraform(
+    tf = session.backends.terraform(
         workdir, ctx.cancelled, lambda line: session.log.write(f"{NAME}: {line}")
     )
+    tf.runs_dir = session.state_dir / "runs"
+    return tf
 
 
 def _plan_in(
@@ -230,6 +240,86 @@ def _plan_in(
 # --- applying and verifying -----------------------------------------------------------------
 
 
+# --- runs that outlive the wizard -----------------------------------------------------------
+
+
+def _recorded_run(tf: Terraform, record: StepRecord) -> detached.Run | None:
+    wanted = record.outputs.get("run")
+    return next((r for r in detached.runs(tf.runs) if r.id == wanted), None)
+
+
+def _finish(
+    session: Session,
+    tf: Terraform,
+    run: detached.Run,
+    ctx: RunContext,
+    written: Mapping[str, str],
+    expected: int,
+) -> dict[str, Any]:
+    """Follow ``run`` (replaying it) to its end: terraform's outputs for the ledger.
+
+    Every line goes to the log; the progress model goes out as ``progress`` events (done of
+    total, what is in flight and for how long) for a live view."""
+    model = ApplyProgress(expected=expected)
+
+    def progress(line: str) -> None:
+        ctx.progress(line)
+        ctx.event(
+            "progress",
+            headline=model.headline(),
+            fraction=model.fraction,
+            lines=model.in_flight_lines(),
+        )
+
+    try:
+        result = tf.follow(run, progress, model=model, detach=ctx.detached)
+    finally:
+        secure_state_files(tf.workdir)  # the state holds the RDS password too
+    if result is None:
+        raise Detached(
+            f"terraform apply left running on its own (run {run.id})",
+            "open the wizard again (or run) to follow it and record the result",
+        )
+    outputs = tf.outputs()
+    run.pick_up()
+    (session.state_dir / "terraform-plan" / PLANFILE).unlink(missing_ok=True)
+    ctx.progress(f"{model.summary or 'applied'}; outputs: " + ", ".join(sorted(outputs)))
+    return {**outputs, "written": dict(written)}
+
+
+def _after_last_apply(session: Session, ctx: RunContext) -> list[str]:
+    """Before anything new is planned: refuse while an apply runs; after an interrupted one,
+    repair the state (a dry run only says so). Returns notes for the plan."""
+    directory = session.repo / DIRECTORY
+    if not directory.is_dir():
+        return []
+    tf = runner(session, directory, ctx)
+    last = tf.latest_apply()
+    if last is not None and last.state == detached.RUNNING:
+        raise StepError(
+            f"terraform is still applying (run {last.id}, {int(last.elapsed() // 60)} min so "
+            "far); nothing new is planned while it runs",
+            "wait for it: the wizard follows it when opened, and 'run' waits for it",
+        )
+    why = interrupted(directory, last)
+    if not why:
+        return []
+    if not session.write:
+        return [f"the last apply was interrupted ({why}); a real run repairs the state first"]
+    ctx.progress(f"the last apply was interrupted ({why}); repairing the state first")
+    return [f"the last apply was interrupted: {why}", *tf.recover(last, ctx.progress)]
+
+
+def _untracked(session: Session, v: Mapping[str, Any]) -> list[str]:
+    """What AWS holds for this client that the state lacks (an interrupted apply's leftovers)."""
+    from ..aws import Target
+    from ..terraform import read_state, untracked
+
+    aws = session.backends.aws(Target.from_values(v))
+    state = read_state(session.repo / DIRECTORY)
+    return untracked(aws, state, v["client.name"], v["client.environment"])
+
+
 # --- the step -------------------------------------------------------------------------------
 
 # Outputs worth showing once the stack is applied (the rest is in the ledger).
@@ -266,6 +356,7 @@ class TerraformStep(Step):
         record = session.ledger.steps.get(NAME)
         written: Mapping[str, str] = (record.outputs.get("written") or {}) if record else {}
         result = Plan(step=NAME, inputs=dict(v), decisions=dict(decisions))
+        result.notes += _after_last_apply(session, ctx)
 
         contents: dict[str, str] = {}
         new_written: dict[str, str] = {}
@@ -300,6 +391,13 @@ class TerraformStep(Step):
 
         with _staging(session) as stage:
             summary = _plan_in(session, stage, contents, ctx)
+        found = _untracked(session, v)
+        if found:
+            result.outputs["untracked"] = found
+            result.effects.append(
+                f"AWS holds {len(found)} resource(s) of this client the state does not know"
+            )
+            result.notes += [f"not in terraform's state: {line}" for line in found]
         result.notes.append(f"terraform plan: {summary.headline()}")
         if summary.changes_anything:
             result.effects.append(f"AWS: {summary.headline()}")
@@ -348,23 +446,13 @@ class TerraformStep(Step):
         tf = runner(session, directory, ctx)
         ctx.progress("terraform init")
         tf.init()
-        try:
-            tf.apply(Path(planfile), progress=ctx.progress)
-        finally:
-            for state in (directory / STATE, directory / f"{STATE}.backup"):
-                if file_mode(state) not in (None, SECRET_FILE_MODE):
-                    os.chmod(state, SECRET_FILE_MODE)  # the state holds the RDS password too
-        outputs = tf.outputs()
-        Path(planfile).unlink(missing_ok=True)
-        # The state and the provider lock belong in the secure repo's history with the files.
-        for extra in (STATE, LOCK_HCL):
-            path = f"{DIRECTORY}/{extra}"
-            text = read_if_exists(session.repo / path, session.repo)
-            if text is not None and path not in {c.path for c in plan.changes}:
-                mode = file_mode(session.repo / path) or SECRET_FILE_MODE
-                plan.changes.append(Change(path, text, text, mode, mode))
-        ctx.progress("outputs: " + ", ".join(sorted(outputs)))
-        return {**outputs, "written": plan.outputs["written"]}
+        # terraform runs detached, its output to files: it finishes whatever happens to this
+        # wizard (killed, the SSH connection dropped), and the ledger says where to find it.
+        run = tf.start_apply(Path(planfile))
+        session.record_running(plan, {"run": run.id, "written": plan.outputs["written"]})
+        summary = plan.outputs.get("_summary")
+        expected = len(summary.lines()) if isinstance(summary, PlanSummary) else 0
+        return _finish(session, tf, run, ctx, plan.outputs["written"], expected)
 
     def probe(self, session: Session) -> str | None:
         """None while the state still has the resources and outputs the ledger recorded."""
@@ -393,6 +481,67 @@ class TerraformStep(Step):
                 changed[:5]
             )
         return None
+
+    def verify(self, session: Session) -> str | None:
+        """The probe, then whether AWS still matches the state (a plan that changes nothing)."""
+        problem = self.probe(session)
+        if problem:
+            return problem
+        drift = runner(session, session.repo / DIRECTORY, QUIET).drift()
+        if drift is not None:
+            listed = ", ".join(line.split(" ", 2)[-1] for line in drift.lines()[:5])
+            return f"AWS no longer matches terraform's state: {drift.headline()} ({listed})"
+        return None
+
+    def run_state(self, session: Session, record: StepRecord) -> tuple[str, str]:
+        """Local only (the run's files): running, ended unrecorded, or interrupted."""
+        directory = session.repo / DIRECTORY
+        tf = runner(session, directory, QUIET)
+        run = _recorded_run(tf, record)
+        if run is None:
+            return "failed", "the ledger records a terraform apply whose run is gone; plan again"
+        if run.state == detached.RUNNING:
+            progress = ApplyProgress()
+            for line in run.lines():
+                progress.feed_line(line)
+            minutes = int(run.elapsed() // 60)
+            return "running", f"terraform apply, {minutes} min so far: {progress.headline()}"
+        why = interrupted(directory, run)
+        if why:
+            return "failed", f"terraform apply was interrupted: {why}; plan the step again"
+        if run.exit_code == 0:
+            return (
+                "running",
+                "terraform apply finished while nobody watched; open the wizard (or run) to "
+                "record it",
+            )
+        return "failed", f"terraform apply failed (exit {run.exit_code}); see the log, plan again"
+
+    def follow(self, session: Session, record: StepRecord, ctx: RunContext) -> dict[str, Any]:
+        directory = session.repo / DIRECTORY
+        tf = runner(session, directory, ctx)
+        run = _recorded_run(tf, record)
+        if run is None:
+            raise StepError(
+                "the terraform apply the ledger records left no run to follow",
+                "plan the step again (the wizard checks the state against AWS first)",
+            )
+        ctx.progress(f"following terraform apply (run {run.id}) from its start")
+        return _finish(session, tf, run, ctx, record.outputs.get("written") or {}, 0)
+
+    def committed(self, outputs: Mapping[str, Any]) -> list[str]:
+        """The state and the provider lock belong in the secure repo's history with the files."""
+        return [*(outputs.get("written") or {}), f"{DIRECTORY}/{STATE}", f"{DIRECTORY}/{LOCK_HCL}"]
+
+    def blocking(self, plan: Plan) -> str | None:
+        found = plan.outputs.get("untracked") or []
+        if not found:
+            return None
+        return (
+            f"AWS holds {len(found)} resource(s) of this client that terraform's state does not "
+            "know (an earlier apply was interrupted): " + "; ".join(found) + ". Import or delete "
+            "them first, or the next apply creates duplicates"
+        )
 
     def question(self, plan: Plan) -> str:
         summary = plan.outputs.get("_summary")
