@@ -15,30 +15,51 @@ from wizard.steps.base import KEEP, OVERWRITE
 
 
 class ConflictChoice(Vertical):
-    """Keep the hand-edited value or overwrite it; secret values are shown masked."""
+    """Keep the hand-edited value or overwrite it; secret values are masked until revealed."""
 
     def __init__(self, conflict: Conflict, redact: Callable[[str], str]) -> None:
         super().__init__(classes="conflict")
         self.conflict = conflict
-        self.current = MASK if conflict.secret else redact(str(conflict.current))
-        self.wizard = MASK if conflict.secret else redact(str(conflict.wizard))
+        self.redact = redact
+        self.revealed = False
 
     def compose(self) -> ComposeResult:
-        c = self.conflict
-        yield Static(
-            Text.assemble(
-                (c.key, "bold"),
-                f" in {c.path}\n",
-                ("  in the file:  ", "dim"),
-                self.current,
-                "\n",
-                ("  the answers:  ", "dim"),
-                self.wizard,
-            )
-        )
+        yield Static(self.values(), classes="conflict-values")
         with RadioSet(classes="conflict-choice"):
             yield RadioButton("keep my value", name=KEEP)
             yield RadioButton("overwrite", name=OVERWRITE)
+
+    def shown(self, value: object) -> str:
+        if not self.conflict.secret:
+            return self.redact(str(value))
+        return str(value) if self.revealed else MASK
+
+    @property
+    def current(self) -> str:
+        """The value in the file, as shown."""
+        return self.shown(self.conflict.current)
+
+    @property
+    def wizard(self) -> str:
+        """The value the answers give, as shown."""
+        return self.shown(self.conflict.wizard)
+
+    def values(self) -> Text:
+        c = self.conflict
+        return Text.assemble(
+            (c.key, "bold"),
+            f" in {c.path}\n",
+            ("  in the file:  ", "dim"),
+            self.current,
+            "\n",
+            ("  the answers:  ", "dim"),
+            self.wizard,
+        )
+
+    def reveal(self, revealed: bool) -> None:
+        """Show (ctrl+t) or mask again a secret's two values: deciding needs to see them."""
+        self.revealed = revealed
+        self.query_one(".conflict-values", Static).update(self.values())
 
     @property
     def decision(self) -> str | None:

@@ -83,8 +83,12 @@ class MainScreen(Screen[None]):
             self.reattach(name)
 
     def reattach(self, name: str) -> None:
+        """Follow step ``name``'s run; the step is selected so its outcome shows after."""
         from .views import preview_screen
 
+        steps = self.query_one(StepList)
+        steps.highlighted = steps.get_option_index(name)
+        self.show_step(name)
         form = self.query_one(f"#{name}", StepForm)
         self.app.push_screen(
             preview_screen(self.session, form.step, follow=True),

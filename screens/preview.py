@@ -67,6 +67,7 @@ class PreviewScreen(Screen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "run", "Run"),
+        Binding("ctrl+t", "toggle_secrets", "Secrets"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -76,6 +77,7 @@ class PreviewScreen(Screen[str | None]):
         self.step = step
         self.follow = follow  # reattach to the step's run instead of planning
         self.leaving = False  # the operator quits and leaves the run going on its own
+        self.stopping = False  # the operator stops the step (esc, or quit and stop)
         self.quitting = False  # the app exits once the worker has ended
         self.decided: dict[str, str] = {}  # host keys trusted, rules revoked, …
         self.plan: Plan | None = None
@@ -128,13 +130,15 @@ class PreviewScreen(Screen[str | None]):
     # --- workers (no widget is touched from these threads) ----------------------------
 
     def context(self) -> RunContext:
-        """Progress into the queue; cancelled when the operator stops this worker."""
+        """Progress into the queue. Only the operator stops a step (esc, or quit and stop);
+        when the app goes away otherwise (a crash, the worker cancelled on exit), a long run
+        is left going on its own for a later wizard, never stopped."""
         worker = get_current_worker()
         return RunContext(
             on_progress=self.lines.put,
             on_event=self.events.put,
-            is_cancelled=lambda: worker.is_cancelled,
-            is_detached=lambda: self.leaving,
+            is_cancelled=lambda: self.stopping,
+            is_detached=lambda: self.leaving or worker.is_cancelled,
         )
 
     @work(thread=True, exit_on_error=False, group="preview")
@@ -204,8 +208,20 @@ class PreviewScreen(Screen[str | None]):
             return
         self.busy = True
         self.plan = None
+        self.stopping = False
         self.say("Planning…")
         self.worker = self.run_plan(self.decisions())
+
+    def action_toggle_secrets(self) -> None:
+        choices = list(self.query(ConflictChoice))
+        secret = [choice for choice in choices if choice.conflict.secret]
+        if not secret:
+            self.say("No secret value to show here.")
+            return
+        revealed = not secret[0].revealed
+        for choice in secret:
+            choice.reveal(revealed)
+        self.say("Secret values are shown; ctrl+t hides them." if revealed else "Hidden again.")
 
     @on(RadioSet.Changed)
     def conflict_decided(self) -> None:
@@ -365,16 +381,14 @@ class PreviewScreen(Screen[str | None]):
 
     def stop_and_quit(self) -> None:
         """Quit once the run has stopped (gracefully: the step says what it left)."""
-        self.quitting = True
-        if self.worker is not None:
-            self.worker.cancel()
+        self.quitting = self.stopping = True
         self.say("Stopping, then quitting…")
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
         if self.busy:
             if self.step.cancellable and self.worker is not None:
-                self.worker.cancel()  # the step stops gracefully and says what it left
+                self.stopping = True  # the step stops gracefully and says what it left
                 self.say("Stopping…")
             else:
                 self.say("Still working; one moment.")

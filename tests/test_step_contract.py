@@ -270,3 +270,41 @@ def test_the_main_screen_opens_on_the_first_step_not_done(repo: Path) -> None:
     with Session.open(repo, command="test") as session:
         session.merge_answers(flatten(fixed_answers(), "test"), "test")
         assert MainScreen(session, "files").selected == "files"
+
+
+def test_ctrl_t_reveals_both_values_of_a_secret_conflict(repo: Path) -> None:
+    from snapshot_apps.repos import hand_edit
+
+    from screens.conflicts import ConflictChoice
+
+    make_repo(repo, fixed_answers(), files_done=True)
+    hand_edit(repo, "COMMON_MYSQL_MIGRATE_PASS", "Hand-typed-S3cret-4411")
+    app = open_app(repo)
+    seen: dict[str, str] = {}
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await form_ready(pilot)
+            await settle(pilot)
+            await pilot.press("ctrl+p")
+            await settle(pilot)
+
+            def values() -> str:
+                (choice,) = pilot.app.screen.query(ConflictChoice)
+                return str(choice.query_one(".conflict-values").render())
+
+            seen["masked"] = values()
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            seen["shown"] = values()
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            seen["hidden"] = values()
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.session.close()
+    assert "Hand-typed-S3cret-4411" not in seen["masked"]
+    assert "Hand-typed-S3cret-4411" in seen["shown"]
+    assert "Hand-typed-S3cret-4411" not in seen["hidden"]

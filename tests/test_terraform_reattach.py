@@ -25,18 +25,26 @@ from test_terraform_step import RDS_PASSWORD, aws, moto, stack_answers, tf_env  
 from test_tui_terminal import screen, tmux  # noqa: F401
 
 from wizard import yamlio
+from wizard.context import RunContext
+from wizard.engine import Session
+from wizard.errors import WizardError
 
 SEED = int(os.environ.get("REATTACH_SEED", "7734"))
 TIMEOUT = 900  # seconds a whole apply may take on a loaded 2-core machine
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 300) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = 300,
+    shown: Callable[[], str] = lambda: "",
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.2)
-    pytest.fail(f"{what} did not happen within {timeout:.0f}s")
+    pytest.fail(f"{what} did not happen within {timeout:.0f}s\n{shown()}")
 
 
 def cli(*args: str | Path, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -64,7 +72,16 @@ def answers_for(aws: dict[str, str], moto: Any, client: str, **overrides: Any) -
     one moto, and what one test left must not be another's (the Insights record, buckets)."""
     zone = f"{client}.example.com"
     moto.client("route53").create_hosted_zone(Name=zone, CallerReference=client)
-    return stack_answers(aws, client__name=client, terraform__hosted_zone_domain=zone, **overrides)
+    return stack_answers(
+        aws,
+        client__name=client,
+        terraform__hosted_zone_domain=zone,
+        # These tests are about runs, not the RDS, whose waiter is most of an apply's time;
+        # the step's own tests create one.
+        terraform__create_rds=False,
+        terraform__existing_rds_host="analytics-db.example.com",
+        **overrides,
+    )
 
 
 def ledger_state(repo: Path, step: str = "terraform") -> str | None:
@@ -155,6 +172,21 @@ def test_a_wizard_killed_mid_apply_leaves_terraform_to_finish_and_the_next_run_r
             assert path.stat().st_mode & 0o077 == 0, name
     assert RDS_PASSWORD not in resumed.stderr + again.stderr
 
+    # AWS drifts (a bucket deleted by hand): plain status stays local and says done; --verify
+    # sees it; the plan says what it would create although the answers did not change.
+    moto.client("s3").delete_bucket(Bucket=f"{client}-analytics-emr-logs")
+    plain = json.loads(cli("status", "--json", repo).stdout)
+    assert {s["name"]: s["state"] for s in plain["steps"]}["terraform"] == "done"
+    verified = json.loads(cli("status", "--json", "--verify", repo).stdout)
+    terraform = {s["name"]: s for s in verified["steps"]}["terraform"]
+    assert terraform["state"] == "stale" and "no longer matches" in terraform["reason"]
+    with Session.open(repo, command="test") as session:
+        plan = session.plan("terraform")
+        assert len(plan.effects) == 1 and plan.effects[0].startswith("AWS: 3 to create")
+        assert '+ create aws_s3_bucket.pipeline["emr_logs"]' in plan.notes
+        question = session.step("terraform").question(plan)
+        assert question.startswith("Create 3, change ")  # the bucket, its access block, its SSE
+
 
 def test_terraform_killed_mid_apply_is_reported_and_nothing_new_is_planned_over_it(
     aws: dict[str, str], moto: Any, tmp_path: Path, write_answers: Any
@@ -241,9 +273,38 @@ def test_the_tui_reattaches_after_its_terminal_went_away_mid_apply(
     wait_for(
         lambda: "Following the run" in shown("second") or ledger_state(repo) == "done",
         "the second wizard following the run",
+        shown=lambda: shown("second"),
     )
     wait_for(lambda: ledger_state(repo) == "done", "the run recorded as done", TIMEOUT)
-    wait_for(lambda: "Terraform: the run ended" in shown("second"), "the outcome on the form")
+    wait_for(
+        lambda: "Terraform: the run ended" in shown("second"),
+        "the outcome on the form",
+        shown=lambda: shown("second"),
+    )
     tmux("send-keys", "-t", "second", "C-q")
     assert live_instances(moto, client) == state_instances(repo) and len(state_instances(repo)) == 1
     assert "Traceback" not in shown("second")
+
+
+def test_a_stopped_apply_leaves_no_self_made_conflict(
+    aws: dict[str, str], moto: Any, tmp_path: Path
+) -> None:
+    """esc (a cancelled run) stops terraform gracefully; the files the wizard wrote for that
+    apply are known as its own, so the next preview asks nothing about them."""
+    from snapshot_apps.repos import make_repo
+
+    repo = make_repo(tmp_path / "secure-config", answers_for(aws, moto, "stopped"))
+    stopped = False
+
+    def stop_soon(line: str) -> None:
+        nonlocal stopped
+        stopped = stopped or "Creating..." in line
+
+    with Session.open(repo, command="test") as session:
+        plan = session.plan("terraform")
+        ctx = RunContext(on_progress=stop_soon, is_cancelled=lambda: stopped)
+        with pytest.raises(WizardError, match="cancelled"):
+            session.apply(plan, ctx)
+        assert session.ledger.steps["terraform"].status == "failed"
+        again = session.plan("terraform")
+    assert again.conflicts == []

@@ -403,7 +403,9 @@ def test_dry_run_plans_without_touching_the_repo(
     aws: dict[str, str], tmp_path: Path, write_answers: Any
 ) -> None:
     repo = tmp_path / "dry"
-    path = write_answers(stack_answers(aws))
+    # A client of its own: the module's stack (client acme) is not this repo's, and a plan
+    # over another repo's resources would rightly stop at them.
+    path = write_answers(stack_answers(aws, client__name="dryrun"))
     result = run_cli("run", "--answers", path, repo, "--only", "terraform", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "to create" in result.stderr

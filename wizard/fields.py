@@ -626,6 +626,21 @@ FIELDS: tuple[Field, ...] = (
         hostname,
         required=False,
     ),
+    F(
+        "terraform.create_rds",
+        "Create the RDS",
+        "Create the analytics RDS MySQL instance; no: use an existing MySQL server.",
+        boolean,
+        default=True,
+        kind="bool",
+    ),
+    F(
+        "terraform.existing_rds_host",
+        "Existing MySQL host",
+        "Host of an existing MySQL server for the analytics databases, when not creating one.",
+        hostname,
+        required=False,
+    ),
     # infrastructure (terraform outputs, or existing infrastructure)
     F(
         "infrastructure.elasticsearch_host",

@@ -4,12 +4,12 @@
 
 output "rds_host_name" {
   description = "Host name of the analytics RDS, without :port."
-  value       = aws_db_instance.analytics.address
+  value       = var.create_rds ? aws_db_instance.analytics[0].address : var.existing_rds_host
 }
 
 output "rds_port" {
   description = "Port of the analytics RDS."
-  value       = aws_db_instance.analytics.port
+  value       = var.create_rds ? aws_db_instance.analytics[0].port : 3306
 }
 
 output "elasticsearch_learners_host" {

@@ -54,6 +54,8 @@ resource "aws_s3_bucket_policy" "grades" {
 }
 
 resource "aws_db_instance" "analytics" {
+  count = var.create_rds ? 1 : 0
+
   identifier     = local.name
   engine         = "mysql"
   engine_version = var.rds_engine_version
@@ -77,4 +79,10 @@ resource "aws_db_instance" "analytics" {
   # Minor versions follow RDS's supported list rather than pinning one that gets retired.
   auto_minor_version_upgrade  = true
   allow_major_version_upgrade = false
+}
+
+# Before create_rds existed the instance had no index: keep it (a new address would replace it).
+moved {
+  from = aws_db_instance.analytics
+  to   = aws_db_instance.analytics[0]
 }

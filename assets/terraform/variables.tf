@@ -199,6 +199,23 @@ variable "rds_deletion_protection" {
   default     = true
 }
 
+variable "create_rds" {
+  description = "Create the analytics RDS MySQL instance. Off: give existing_rds_host (a MySQL server the analytics instances reach)."
+  type        = bool
+  default     = true
+}
+
+variable "existing_rds_host" {
+  description = "Host name (no port) of an existing MySQL server for the analytics databases, used when create_rds is false."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.existing_rds_host == "" || can(regex("^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$", var.existing_rds_host))
+    error_message = "existing_rds_host: a host name without scheme, port or path, or empty."
+  }
+}
+
 variable "create_elasticsearch" {
   description = "Create the Elasticsearch (OpenSearch Service) domain of the Analytics API learners index. Off: give existing_elasticsearch_host."
   type        = bool

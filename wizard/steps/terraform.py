@@ -88,6 +88,8 @@ INPUTS: tuple[str, ...] = (
     "terraform.director_security_group_id",
     "terraform.create_elasticsearch",
     "terraform.existing_elasticsearch_host",
+    "terraform.create_rds",
+    "terraform.existing_rds_host",
 )
 
 # RDS's own rules for the master user and password (stricter than MySQL's).
@@ -119,6 +121,11 @@ def values(session: Session) -> dict[str, Any]:
             "terraform.existing_elasticsearch_host is required when "
             "terraform.create_elasticsearch is no: the endpoint of the domain to use"
         )
+    if not v["terraform.create_rds"] and not v["terraform.existing_rds_host"]:
+        problems.append(
+            "terraform.existing_rds_host is required when terraform.create_rds is no: the "
+            "MySQL server for the analytics databases"
+        )
     if problems:
         raise StepError("; ".join(problems))
     return v
@@ -144,6 +151,8 @@ def tfvars(v: Mapping[str, Any]) -> dict[str, Any]:
         "rds_root_password": v["terraform.rds_root_password"],
         "create_elasticsearch": v["terraform.create_elasticsearch"],
         "existing_elasticsearch_host": v["terraform.existing_elasticsearch_host"] or "",
+        "create_rds": v["terraform.create_rds"],
+        "existing_rds_host": v["terraform.existing_rds_host"] or "",
         "tracking_logs_bucket": v["edxapp.tracking_logs_bucket"],
         "edxapp_s3_grade_bucket_id": v["edxapp.grades_bucket"],
         "edxapp_s3_grade_user_arn": v["edxapp.grades_bucket_user_arn"],
