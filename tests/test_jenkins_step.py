@@ -402,7 +402,7 @@ def test_open_jenkins_keeps_a_tunnel_until_the_session_closes(
             decisions = {**trusted, LOCAL_PORT: str(offered)}
             (line,) = step.run_action("open_tunnel", session, decisions)
         url = f"http://127.0.0.1:{offered}/"
-        assert line.startswith(f"Jenkins 2.426.3 is at {url} (through ")
+        assert line.startswith(f"Jenkins 2.426.3 is at {url} through ")
         assert f"[127.0.0.1]:{sshd.port}" in known_hosts.read_text()  # trusted: recorded
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.headers["X-Jenkins"] == "2.426.3"

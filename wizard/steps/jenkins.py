@@ -445,7 +445,7 @@ def open_jenkins(session: Session, decisions: Mapping[str, str]) -> list[str]:
     open_now = session.kept(TUNNEL)
     if isinstance(open_now, JenkinsTunnel) and open_now.state == UP:
         return [
-            f"Jenkins {open_now.version} is at {open_now.url} (through {open_now.jump.label}); "
+            f"Jenkins {open_now.version} is at {open_now.url} through {open_now.jump.label}; "
             "the tunnel is already open and stays open until you quit"
         ]
     session.release(TUNNEL)
@@ -465,8 +465,8 @@ def open_jenkins(session: Session, decisions: Mapping[str, str]) -> list[str]:
         raise down(session, exc, accepted) from None
     session.keep(TUNNEL, tunnel)
     return [
-        f"Jenkins {tunnel.version} is at {tunnel.url} (through {tunnel.jump.label}); the tunnel "
-        "stays open until you quit the wizard, and reconnects when it drops"
+        f"Jenkins {tunnel.version} is at {tunnel.url} through {tunnel.jump.label}; the tunnel "
+        "stays open (reconnecting) until you quit"
     ]
 
 
