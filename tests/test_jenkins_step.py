@@ -322,9 +322,11 @@ def test_a_changed_director_key_is_refused(
     other = sshd.client_key.with_suffix(".pub").read_text().split()[:2]
     line = f"[127.0.0.1]:{sshd.port} {' '.join(other)}\n"
     make_repo(repo, jenkins_answers(sshd, known(tmp_path, sshd, line), jenkins.port))
-    with Session.open(repo, command="test") as session:
-        with pytest.raises(ssh.HostKeyChanged, match="HAS CHANGED"):
-            session.plan("jenkins")
+    with (
+        Session.open(repo, command="test") as session,
+        pytest.raises(ssh.HostKeyChanged, match="HAS CHANGED"),
+    ):
+        session.plan("jenkins")
     assert jenkins.requests == []
 
 
@@ -341,9 +343,8 @@ def test_jenkins_down_gives_the_diagnostics(
     assert "cannot reach Jenkins at 127.0.0.1" in text
     assert "jenkins.listening (warn): nothing answers" in text
     assert "curl -sI" in text  # the fix says what to try on the analytics host
-    with Session.open(repo, command="test") as session:
-        with pytest.raises(JenkinsDown) as down:
-            session.plan("jenkins")
+    with Session.open(repo, command="test") as session, pytest.raises(JenkinsDown) as down:
+        session.plan("jenkins")
     ids = {f.id: f.verdict for f in down.value.findings}
     assert ids == {"jenkins.listening": "warn", "jenkins.nginx_port": "pass"}
 
