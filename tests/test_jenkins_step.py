@@ -146,7 +146,7 @@ def test_headless_run_creates_the_jobs_and_a_second_run_changes_nothing(
     assert first.returncode == 0, first.stderr
     text = words(first.stderr)
     assert "Jenkins 2.426.3: create 6 jobs, set executors 2 -> 3" in text
-    assert "created 6 jobs" in text
+    assert "Jenkins access: Jenkins 2.426.3: created 6 jobs; open it with" in text
 
     # jobs.yml: the runbook's jobs from the answers, written 0644 and committed with the step
     jobs_yml = repo / JOBS_FILE
@@ -208,7 +208,7 @@ def test_an_edited_job_shows_its_diff_in_a_dry_run_and_is_applied(
 
     result = run_jenkins(repo, answers)
     assert result.returncode == 0, result.stderr
-    assert "updated 1" in words(result.stderr)
+    assert "Jenkins access: Jenkins 2.426.3: updated 1 job;" in words(result.stderr)
     assert "<spec>H 2 * * *</spec>" in jenkins.jobs[ENROLLMENTS]
     assert jobs_yml.read_text() == edited  # the operator's file is kept as it is
     assert state_of(repo)["state"] == DONE

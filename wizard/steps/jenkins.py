@@ -408,7 +408,8 @@ class JenkinsStep(Step):
         updated = sum(row[1] == UPDATE for row in shape) + len(plan.outputs.get("_take_over") or [])
         version = outputs.get("jenkins_version")
         if made or updated:
-            did = f"created {count(made, 'job')}, updated {updated}"
+            done = [(made, "created"), (updated, "updated")]
+            did = ", ".join(f"{verb} {count(n, 'job')}" for n, verb in done if n)
         else:
             did = f"the {count(len(outputs.get('jobs') or {}), 'job')} already match"
         return f"Jenkins {version}: {did}; open it with analytics-wizard tunnel"
