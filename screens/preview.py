@@ -267,17 +267,28 @@ class PreviewScreen(Screen[str | None]):
             lines.append(f"{count(len(plan.statements), 'SQL statement')} will run.")
         if not (plan.pending or plan.statements or plan.conflicts or plan.effects):
             lines.append("No changes: everything already matches the answers.")
-        if len(plan.notes) <= 3:  # a long list (terraform's resources) goes in the body
-            lines.extend(self.session.redact(note) for note in plan.notes)
+        short = one_line_notes(plan)
+        if len(short) <= 3:  # a long list (terraform's resources) goes in the body
+            lines.extend(self.session.redact(note) for note in short)
         return "\n".join(lines)
 
     async def show_diffs(self, plan: Plan) -> None:
         diffs = self.query_one("#diffs", Vertical)
         await diffs.remove_children()
         widgets: list[Static] = []
-        if len(plan.notes) > 3:
-            notes = "\n".join(self.session.redact(note) for note in plan.notes)
+        short = one_line_notes(plan)
+        if len(short) > 3:
+            notes = "\n".join(self.session.redact(note) for note in short)
             widgets.append(Static(Text(notes), classes="notes"))
+        for note in plan.notes:
+            if "\n" not in note:
+                continue
+            # A note with a body (e.g. a changed job's config.xml diff): its line, then the diff.
+            head, _, body = self.session.redact(note).partition("\n")
+            widgets.append(Static(Text(head, style="bold"), classes="section"))
+            widgets.append(
+                Static(Syntax(body, "diff", theme="ansi_dark", word_wrap=True), classes="diff")
+            )
         for change in plan.pending:
             widgets.append(Static(Text(change.path, style="bold"), classes="section"))
             diff = change.diff(self.session.redact)
@@ -394,6 +405,11 @@ class PreviewScreen(Screen[str | None]):
                 self.say("Still working; one moment.")
             return
         self.dismiss(None)
+
+
+def one_line_notes(plan: Plan) -> list[str]:
+    """The plan's notes of one line (a note with a body is shown in the preview's body)."""
+    return [note for note in plan.notes if "\n" not in note]
 
 
 def drained(source: queue.SimpleQueue[Any]) -> list[Any]:

@@ -423,9 +423,11 @@ def test_unavailable_steps_look_unavailable(drive, repo: Path) -> None:
         for step in unavailable:
             assert sidebar[step.name].endswith("not available")
         assert "done" in sidebar["files"]
-        last = STEPS[-1]
-        assert last in unavailable
-        await pilot.press("f2", "end")  # keyboard: to the step list, last step
+        if not unavailable:
+            pytest.skip("every step is available in this version")
+        last = unavailable[-1]
+        up = ["up"] * (len(STEPS) - 1 - STEPS.index(last))
+        await pilot.press("f2", "end", *up)  # keyboard: to the step list, that step
         await pilot.pause()
         screen = pilot.app.screen
         heading = text_of(screen.query_one("#step-heading", Static))

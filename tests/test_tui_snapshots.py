@@ -57,9 +57,10 @@ class TestMainScreen:
         assert snap_compare(wizard(repo), run_before=keys())
 
     def test_unavailable_step(self, snap_compare, wizard, repo: Path) -> None:
-        """The last step selected from the keyboard: its summary, plainly not available."""
+        """The playbooks step (not available here) selected from the keyboard: its summary,
+        plainly not available."""
         make_repo(repo, fixed_answers(), files_done=True)
-        assert snap_compare(wizard(repo), run_before=keys("f2", "end"))
+        assert snap_compare(wizard(repo), run_before=keys("f2", "end", "up", "up"))
 
 
 class TestForm:

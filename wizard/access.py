@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from . import exit_codes, fields, jenkins_jobs, report, ssh
 from .answers import AnswersError
-from .aws import Aws, Target
+from .aws import Target
 from .engine import Session
 from .errors import UsageError, WizardError, explain
 from .findings import FAIL, Finding, failed
@@ -300,7 +300,7 @@ def collect_report(
         need(["client.name", "aws.profile", "aws.region"])
         target = Target(get("aws.profile"), str(get("aws.region")), get("aws.endpoint_url"))
         local = session.repo / "analytics-tasks"
-        return report.creds_bucket(Aws(target), pipeline_bucket(session), local)
+        return report.creds_bucket(session.backends.aws(target), pipeline_bucket(session), local)
 
     found["creds.bucket"] = _item("creds.bucket", creds)
     found["ledger.complete"] = _item(

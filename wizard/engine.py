@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from . import gitrepo, privacy
 from .answers import Answers, Resolved
@@ -26,6 +26,10 @@ from .steps import STEPS, Check, Plan, Step, StepError, StepInfo, by_name
 DONE, STALE, PENDING, FAILED, UNAVAILABLE = "done", "stale", "pending", "failed", "unavailable"
 RUNNING = "running"  # a detached run (terraform, ansible) is going, or ended unrecorded
 LEDGER_KEY = "ledger_key"
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -57,6 +61,8 @@ class Session:
         self.log = RunLog(None, command, self.redact)
         # What opening fixed in an existing repo (modes, .gitignore), for the operator to see.
         self.repaired: list[str] = []
+        # Things a step opened for the rest of the session (a Jenkins tunnel), by name.
+        self._kept: dict[str, Closeable] = {}
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -101,8 +107,39 @@ class Session:
         self.ledger = Ledger.load(self.ledger.path)
         self.redact.add(self.answers.secret_values())
 
+    def keep(self, name: str, resource: Closeable) -> None:
+        """Keep ``resource`` open until the session closes; one kept before as ``name`` is
+        closed now."""
+        previous = self._kept.pop(name, None)
+        if previous is not None and previous is not resource:
+            self._close_quietly(name, previous)
+        self._kept[name] = resource
+
+    def kept(self, name: str) -> Closeable | None:
+        """What :meth:`keep` holds as ``name`` (None: nothing)."""
+        return self._kept.get(name)
+
+    def release(self, name: str) -> None:
+        """Close and forget what is kept as ``name`` (nothing kept: nothing to do)."""
+        resource = self._kept.pop(name, None)
+        if resource is not None:
+            self._close_quietly(name, resource)
+
+    def _close_quietly(self, name: str, resource: Closeable) -> None:
+        # Closing is the end of the session's use of it: a failure there is logged, not raised,
+        # so the other resources and the lock are still released.
+        try:
+            resource.close()
+        except Exception as exc:
+            self.log.write(f"closing {name} failed: {explain(exc, self.redact)}")
+
     def close(self) -> None:
-        self.lock.release()
+        """Close what steps kept open, then release the lock."""
+        try:
+            for name in list(reversed(self._kept)):
+                self.release(name)
+        finally:
+            self.lock.release()
 
     def __enter__(self) -> Session:
         return self

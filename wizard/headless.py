@@ -210,6 +210,8 @@ def _run_steps(
                 if not dry_run:
                     session.fail(info.name, str(explain(exc, session.redact)))
                 return _failed(session, console, results, info.name, title, exc)
+        for effect in plan.effects:
+            console.print(f"  {escape(session.redact(effect))}")
         for note in plan.notes:
             console.print(f"  [dim]{escape(session.redact(note))}[/]")
         if plan.checks:
@@ -318,6 +320,7 @@ def _summary(plan: Plan, wrote: str, ran: str) -> str:
         parts.append(f"{wrote} {len(plan.pending)} file(s)")
     if plan.statements:
         parts.append(f"{ran} {len(plan.statements)} SQL statement(s)")
+    parts += plan.effects  # e.g. "Jenkins 2.426.3: create 6 jobs"
     return ", ".join(parts)
 
 

@@ -68,8 +68,18 @@ STEPS: tuple[StepInfo, ...] = (
         "wizard.steps.files",
     ),
     StepInfo("playbooks", "Playbooks", "Runs the Insights/API and Jenkins playbooks."),
-    StepInfo("jenkins", "Jenkins access", "Opens Jenkins through an SSH tunnel via the director."),
-    StepInfo("report", "Verification", "Checks everything answers and writes a report."),
+    StepInfo(
+        "jenkins",
+        "Jenkins access",
+        "Creates the pipeline's Jenkins jobs through an SSH tunnel via the director.",
+        "wizard.steps.jenkins",
+    ),
+    StepInfo(
+        "report",
+        "Verification",
+        "Checks everything answers and writes a report.",
+        "wizard.steps.report",
+    ),
 )
 
 NAMES = tuple(step.name for step in STEPS)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import report, ssh
 from ..context import RunContext
-from ..fsutil import FileWrite, read_if_exists, write_files
+from ..fsutil import FileWrite, file_mode, read_if_exists, write_files
 from ..report import REPORT_FILE
 from .base import CHECKS, Change, Check, Plan, Step, StepError, checks_failure
 
@@ -74,13 +74,14 @@ class ReportStep(Step):
             [Finding(c.id, c.verdict, c.finding, c.fix) for c in checks], session.repo.name
         )
         old = read_if_exists(session.repo / REPORT_FILE, session.repo)
+        old_mode = file_mode(session.repo / REPORT_FILE) if old is not None else None
         result = Plan(
             step=NAME,
             inputs=_values(session),
             checks=checks,
             decisions=dict(decisions),
         )
-        result.changes.append(Change(REPORT_FILE, old, text, 0o644, 0o644 if old else None))
+        result.changes.append(Change(REPORT_FILE, old, text, 0o644, old_mode))
         result.outputs = {"checks": [c.to_json() for c in checks]}
         return result
 
@@ -110,6 +111,18 @@ class ReportStep(Step):
     def probe(self, session: Session) -> str | None:
         if read_if_exists(session.repo / REPORT_FILE, session.repo) is None:
             return f"{REPORT_FILE} is missing"
+        return None
+
+    def verify(self, session: Session) -> str | None:
+        """Also: every item still passes now (``status --verify`` runs the report again)."""
+        problem = self.probe(session)
+        if problem:
+            return problem
+        from .. import access
+
+        failing = [f for f in access.collect_report(session) if f.verdict == "fail"]
+        if failing:
+            return "report items fail now: " + "; ".join(f"{f.id}: {f.finding}" for f in failing)
         return None
 
     def question(self, plan: Plan) -> str:
