@@ -6,7 +6,6 @@ Each defect test failed before the contract existed.
 
 from __future__ import annotations
 
-import asyncio
 import http.server
 import json
 import os
@@ -21,7 +20,8 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, complete_answers, run_cli
-from snapshot_apps.repos import fixed_answers, form_ready, make_repo, open_app, settle
+from snapshot_apps.repos import drive, fixed_answers, make_repo, settle
+from textual.pilot import Pilot
 
 from screens.checks import ChecksScreen
 from screens.main import MainScreen
@@ -112,29 +112,22 @@ def test_the_tui_shows_a_file_changed_since_the_preview_and_plans_again(repo: Pa
     make_repo(repo, fixed_answers(), files_done=True)
     with Session.open(repo, command="test") as session:
         session.merge_answers({"edxapp.contact_email": "team@acme.test"}, "test")
-    app = open_app(repo)
     seen: dict[str, str] = {}
 
-    async def main() -> None:
-        async with app.run_test(size=(100, 30)) as pilot:
-            await form_ready(pilot)
-            await settle(pilot)
-            await pilot.press("ctrl+p")
-            await settle(pilot)
-            assert isinstance(pilot.app.screen, PreviewScreen)
-            edited = (repo / VARS).read_text() + "# typed while the preview was open\n"
-            (repo / VARS).write_text(edited)
-            await pilot.press("ctrl+s", "y")
-            await settle(pilot)
-            screen = pilot.app.screen
-            assert isinstance(screen, PreviewScreen)
-            seen["status"] = str(screen.query_one("#preview-status").render())
-            seen["file"] = (repo / VARS).read_text()
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, PreviewScreen)
+        edited = (repo / VARS).read_text() + "# typed while the preview was open\n"
+        (repo / VARS).write_text(edited)
+        await pilot.press("ctrl+s", "y")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, PreviewScreen)
+        seen["status"] = str(screen.query_one("#preview-status").render())
+        seen["file"] = (repo / VARS).read_text()
 
-    try:
-        asyncio.run(main())
-    finally:
-        app.session.close()
+    drive(repo, scenario, size=(100, 30))
     assert seen["file"].endswith("# typed while the preview was open\n")
     assert "team@acme.test" not in seen["file"]
 
@@ -191,55 +184,41 @@ def test_the_first_run_of_the_checks_is_busy_no_second_run_and_no_leaving(
 ) -> None:
     url, lms = slow_lms
     make_repo(repo, fixed_answers(edxapp__lms_url=url))
-    app = open_app(repo)
     seen: dict[str, Any] = {}
 
-    async def main() -> None:
-        async with app.run_test(size=(100, 30)) as pilot:
-            await form_ready(pilot)
-            await settle(pilot)
-            session = pilot.app.session
-            await pilot.app.push_screen(ChecksScreen(session, session.step("prereqs")))
-            await pilot.pause()
-            await pilot.press("ctrl+r", "escape")  # while the first run is going
-            await pilot.pause()
-            seen["screen"] = pilot.app.screen
-            lms.release.set()
-            await settle(pilot)
-            seen["requests"] = len(lms.requests)
+    async def scenario(pilot: Pilot[None]) -> None:
+        session = pilot.app.session
+        await pilot.app.push_screen(ChecksScreen(session, session.step("prereqs")))
+        await pilot.pause()
+        await pilot.press("ctrl+r", "escape")  # while the first run is going
+        await pilot.pause()
+        seen["screen"] = pilot.app.screen
+        lms.release.set()
+        await settle(pilot)
+        seen["requests"] = len(lms.requests)
 
-    try:
-        asyncio.run(main())
-    finally:
-        app.session.close()
+    drive(repo, scenario, size=(100, 30))
     assert isinstance(seen["screen"], ChecksScreen)  # esc did not leave the running checks
     assert seen["requests"] == 1  # ctrl+r did not start a second run
 
 
 def test_the_live_log_is_bounded_and_fed_once_per_frame(repo: Path) -> None:
     make_repo(repo, fixed_answers())
-    app = open_app(repo)
     seen: dict[str, int] = {}
 
-    async def main() -> None:
-        async with app.run_test(size=(100, 30)) as pilot:
-            await form_ready(pilot)
-            await settle(pilot)
-            await pilot.press("ctrl+p")
-            await settle(pilot)
-            screen = pilot.app.screen
-            assert isinstance(screen, PreviewScreen)
-            for n in range(3 * LOG_LINES):
-                screen.lines.put(f"line {n}")
-            await pilot.pause(0.2)
-            log = screen.query_one("#progress")
-            seen["lines"] = log.line_count  # type: ignore[attr-defined]
-            seen["last"] = int(str(log.lines[-1]).split()[-1])  # type: ignore[attr-defined]
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, PreviewScreen)
+        for n in range(3 * LOG_LINES):
+            screen.lines.put(f"line {n}")
+        await pilot.pause(0.2)
+        log = screen.query_one("#progress")
+        seen["lines"] = log.line_count  # type: ignore[attr-defined]
+        seen["last"] = int(str(log.lines[-1]).split()[-1])  # type: ignore[attr-defined]
 
-    try:
-        asyncio.run(main())
-    finally:
-        app.session.close()
+    drive(repo, scenario, size=(100, 30))
     assert seen["lines"] <= LOG_LINES
     assert seen["last"] == 3 * LOG_LINES - 1
 
@@ -279,32 +258,25 @@ def test_ctrl_t_reveals_both_values_of_a_secret_conflict(repo: Path) -> None:
 
     make_repo(repo, fixed_answers(), files_done=True)
     hand_edit(repo, "COMMON_MYSQL_MIGRATE_PASS", "Hand-typed-S3cret-4411")
-    app = open_app(repo)
     seen: dict[str, str] = {}
 
-    async def main() -> None:
-        async with app.run_test(size=(100, 40)) as pilot:
-            await form_ready(pilot)
-            await settle(pilot)
-            await pilot.press("ctrl+p")
-            await settle(pilot)
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.press("ctrl+p")
+        await settle(pilot)
 
-            def values() -> str:
-                (choice,) = pilot.app.screen.query(ConflictChoice)
-                return str(choice.query_one(".conflict-values").render())
+        def values() -> str:
+            (choice,) = pilot.app.screen.query(ConflictChoice)
+            return str(choice.query_one(".conflict-values").render())
 
-            seen["masked"] = values()
-            await pilot.press("ctrl+t")
-            await pilot.pause()
-            seen["shown"] = values()
-            await pilot.press("ctrl+t")
-            await pilot.pause()
-            seen["hidden"] = values()
+        seen["masked"] = values()
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        seen["shown"] = values()
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        seen["hidden"] = values()
 
-    try:
-        asyncio.run(main())
-    finally:
-        app.session.close()
+    drive(repo, scenario, size=(100, 40))
     assert "Hand-typed-S3cret-4411" not in seen["masked"]
     assert "Hand-typed-S3cret-4411" in seen["shown"]
     assert "Hand-typed-S3cret-4411" not in seen["hidden"]

@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from conftest import PLANTED_PASSWORD, run_cli
 from rich.console import Console
+from snapshot_apps import repos
 from snapshot_apps.repos import (
     GENERATED,
     fixed_answers,
     form_ready,
     hand_edit,
     make_repo,
-    open_app,
     settle,
 )
 from snapshot_apps.svg_text import svg_text
@@ -47,27 +47,9 @@ Scenario = Callable[[Pilot[None]], Awaitable[None]]
 
 
 @pytest.fixture
-def drive() -> Iterator[Callable[[Path, Scenario], WizardApp]]:
+def drive() -> Callable[..., WizardApp]:
     """Run a scenario against the wizard on a repo; the session is released afterwards."""
-    apps: list[WizardApp] = []
-
-    def run(repo: Path, scenario: Scenario, size: tuple[int, int] = (80, 24)) -> WizardApp:
-        app = open_app(repo)
-        apps.append(app)
-
-        async def main() -> None:
-            async with app.run_test(size=size) as pilot:
-                await form_ready(pilot)
-                await settle(pilot)
-                await scenario(pilot)
-
-        try:
-            asyncio.run(main())
-        finally:
-            app.session.close()
-        return app
-
-    yield run
+    return repos.drive
 
 
 def field(pilot: Pilot[None], key: str) -> Input:

@@ -6,7 +6,9 @@ files, and the key file is an absolute path so no temporary directory reaches a 
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,29 @@ def open_app(repo: Path, initial: str | None = "files") -> WizardApp:
     """The wizard on ``repo`` as ``run_app`` starts it, on step ``initial`` (None: where the
     wizard itself would start); close ``app.session`` afterwards."""
     return WizardApp(Session.open(repo, write=True, command="tui"), initial)
+
+
+def drive(
+    repo: Path,
+    scenario: Callable[[Pilot[None]], Awaitable[None]],
+    size: tuple[int, int] = (80, 24),
+    initial: str | None = "files",
+) -> WizardApp:
+    """Run ``scenario`` against the wizard on ``repo`` once its first form is there; the
+    session is released afterwards."""
+    app = open_app(repo, initial)
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await form_ready(pilot)
+            await settle(pilot)
+            await scenario(pilot)
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.session.close()
+    return app
 
 
 async def form_ready(pilot: Pilot[None]) -> None:
