@@ -106,7 +106,7 @@ def run_cli(
         text=True,
         cwd=cwd,
         env=cli_env(**env),
-        timeout=120,
+        timeout=600,  # a bound for a hung run, not a measure: terraform applies under load
     )
 
 
