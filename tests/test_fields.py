@@ -214,6 +214,13 @@ VALIDATORS: list[tuple[str, Callable[[Any], Any], list[Any], list[Any], str]] = 
         "whole number from 1 to 65535",
     ),
     (
+        "jenkins_version",
+        fields.jenkins_version,
+        ["1.651.3", "2.426", "2.426.1.2"],
+        ["latest", "2", "v2.426.1", "2.426.1-1"],
+        "a Jenkins version",
+    ),
+    (
         "boolean",
         fields.boolean,
         [True, False, "yes", "no", "true", "off"],
@@ -449,6 +456,7 @@ def test_jenkins_keys_are_declared_with_their_defaults() -> None:
     assert defaults == {
         "jenkins.port": 8080,
         "jenkins.local_port": 8080,
+        "jenkins.version": "1.651.3",  # JENKINS_VERSION, as the runbook's vars file sets it
         "jenkins.home": "/home/jenkins",
         "jenkins.user": "jenkins",
         "jenkins.server_name": None,  # derived: jenkins.<hosted zone>
