@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from wizard.engine import DONE, FAILED, PENDING, STALE, UNAVAILABLE, StepStatus
+from wizard.engine import DONE, FAILED, PENDING, RUNNING, STALE, UNAVAILABLE, StepStatus
 from wizard.steps import STEPS, StepInfo
 
 # Marker and word per state; the glyph carries the state where colour is not shown (vt100).
@@ -17,6 +17,7 @@ STATES: dict[str, tuple[str, str, str]] = {
     STALE: ("!", "stale", "yellow"),
     PENDING: ("•", "pending", "cyan"),
     FAILED: ("✘", "failed", "red"),
+    RUNNING: ("»", "running", "magenta"),
     UNAVAILABLE: ("–", "not available", "dim"),
 }
 CHECKING = ("…", "checking", "dim")

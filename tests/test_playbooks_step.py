@@ -25,6 +25,7 @@ import pytest
 import services
 from ci_required import skip_missing
 from conftest import PLANTED_PASSWORD, ROOT, cli_env, complete_answers
+from test_tui_terminal import tmux  # noqa: F401
 
 from wizard import yamlio
 from wizard.answers import flatten
@@ -42,13 +43,19 @@ SERVICES, JENKINS = "analytics_single.yml", "analytics-jenkins.yml"
 TIMEOUT = 600
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 300) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = 300,
+    seen: Callable[[], str] = lambda: "",
+) -> None:
+    """Poll until ``condition()``; on failure say what ``seen()`` shows (e.g. the pane)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.2)
-    pytest.fail(f"{what} did not happen within {timeout:.0f}s")
+    pytest.fail(f"{what} did not happen within {timeout:.0f}s\n{seen()}")
 
 
 # --- shared components ----------------------------------------------------------------------
@@ -290,7 +297,7 @@ def test_the_preview_shows_commands_hosts_plays_gate_and_follow_ups_and_changes_
     assert "Jenkins gate: no security group opens 8080 or 8081 to the world" in notes
     assert "host keys checked" in notes
     # The one file the stand-in EMR bucket lacks is a warning, with the command that fixes it.
-    assert f"lacks install-sqoop" in notes and f"s3://{EMR_BUCKET}/install-sqoop" in notes
+    assert "lacks install-sqoop" in notes and f"s3://{EMR_BUCKET}/install-sqoop" in notes
     effects = "\n".join(plan.effects)
     assert f"runs {SERVICES} on 1 host: 8 tasks" in effects
     assert f"runs {JENKINS} on 1 host, skipping the seed job: 3 tasks" in effects
@@ -385,3 +392,334 @@ def test_a_headless_run_through_the_director_runs_both_playbooks_and_the_follow_
     states = {s["name"]: s for s in json.loads(cli("status", "--json", repo).stdout)["steps"]}
     assert states["playbooks"]["state"] == "stale"
     assert "analytics-tasks/jenkins_env changed" in states["playbooks"]["reason"]
+
+
+# --- failures -----------------------------------------------------------------------------------
+
+
+def test_a_failing_task_shows_its_own_error_and_the_next_run_can_start_at_it(
+    setup: Callable[..., tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
+    repo, answers = setup(standin_variant="fail")
+    answers_file = write_answers(tmp_path / "answers.yml", answers)
+
+    failed = cli("run", "--answers", answers_file, repo, "--only", "playbooks", "--json")
+
+    assert failed.returncode == 1, failed.stderr
+    said = failed.stderr
+    assert "task 'Install the analytics API requirements' failed on 127.0.0.1" in said
+    assert "E: Unable to locate package libmysqlclient-standin" in said
+    assert "exit code 100" in said
+    assert "all hosts have already failed" not in said.lower()
+    [step] = json.loads(failed.stdout)["steps"]
+    assert step["state"] == "failed"
+    failure = step["details"]["playbooks"][0]["failure"]
+    assert failure["task"] == "Install the analytics API requirements"
+    assert failure["host"] == services.LOOPBACK
+    assert "libmysqlclient-standin" in failure["stderr"]
+    assert "libmysqlclient-standin" in step["reason"]
+    assert not playbook_runs(repo, JENKINS)  # nothing after the failed playbook ran
+    status = {s["name"]: s for s in json.loads(cli("status", "--json", repo).stdout)["steps"]}
+    assert status["playbooks"]["state"] == "failed"
+    assert "libmysqlclient-standin" in status["playbooks"]["reason"]
+
+    # The next preview names the failed task and how to start there.
+    with Session.open(repo, write=False) as session:
+        plan = session.plan("playbooks")
+    assert any("failed at task 'Install the analytics API requirements'" in n for n in plan.notes)
+    assert any("--start-at-task 'Install the analytics API requirements'" in n for n in plan.notes)
+
+    # Starting at a later task (the failing one is before it) runs the rest and both playbooks.
+    later = "Mark the services as deployed"
+    resumed = cli(
+        "run", "--answers", answers_file, repo, "--only", "playbooks", "--start-at-task", later
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    second = playbook_runs(repo, SERVICES)[-1]
+    assert f"--start-at-task '{later}'" in second["shown"]
+    assert len(playbook_runs(repo, JENKINS)) == 1
+    assert ledger(repo)["status"] == "done"
+
+
+# --- the Jenkins gate -----------------------------------------------------------------------------
+
+
+def test_a_world_open_jenkins_port_blocks_until_revoked(
+    setup: Callable[..., tuple[Path, dict[str, Any]]],
+    cloud: dict[str, Any],
+    moto: Any,
+    tmp_path: Path,
+) -> None:
+    repo, answers = setup()
+    world = {
+        "IpProtocol": "tcp",
+        "FromPort": 8080,
+        "ToPort": 8081,
+        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+    }
+    cloud["ec2"].authorize_security_group_ingress(GroupId=cloud["group"], IpPermissions=[world])
+
+    with Session.open(repo, write=False) as session:
+        dry = session.plan("playbooks")
+    blocked = playbooks.STEP.blocking(dry)
+    assert blocked is not None
+    assert f"{cloud['group']} (analytics) admits tcp 8080-8081 from 0.0.0.0/0" in blocked
+    assert (
+        f"aws ec2 revoke-security-group-ingress --region us-east-1 --group-id {cloud['group']}"
+        in blocked
+    )
+
+    with Session.open(repo, command="test") as session, pytest.raises(NeedsDecision) as asked:
+        session.plan("playbooks")
+    assert asked.value.key == playbooks.REVOKE and "Revoke" in asked.value.question
+
+    refused = cli(
+        "run", "--answers", write_answers(tmp_path / "a.yml", answers), repo, "--only", "playbooks"
+    )
+    assert refused.returncode == 1
+    assert "Jenkins (8080 / 8081) would be open to the internet" in " ".join(refused.stderr.split())
+    assert "revoke-security-group-ingress" in refused.stderr
+    assert not (repo / ".wizard" / "runs").exists() or not playbook_runs(repo, SERVICES)
+
+    # Yes: the rule is revoked at the gate, just before the Jenkins playbook (started at its
+    # first task here, so the services playbook is not run again for this test).
+    ctx, lines, _ = recording()
+    (tmp_path / "out").mkdir()  # the stand-in's first tasks (skipped here) would make it
+    with Session.open(repo, command="test") as session:
+        plan = session.plan(
+            "playbooks", {playbooks.REVOKE: "yes", playbooks.START_AT: "Install Jenkins"}
+        )
+        assert any(e.startswith("revokes: ") for e in plan.effects)
+        assert not any(e.startswith(f"runs {SERVICES}") for e in plan.effects)
+        session.apply(plan, ctx)
+    said = "\n".join(lines)
+    assert "Jenkins gate: revoked tcp 8080-8081 from 0.0.0.0/0" in said
+    assert said.index("Jenkins gate: revoked") < said.index(f"starting {JENKINS}")
+    permissions = cloud["ec2"].describe_security_groups(GroupIds=[cloud["group"]])[
+        "SecurityGroups"
+    ][0]["IpPermissions"]
+    assert not any(p.get("FromPort") == 8080 for p in permissions)
+    assert any(p.get("FromPort") == 80 for p in permissions)  # Insights' rule is untouched
+    assert (tmp_path / "out" / "analytics-jenkins.done").is_file()
+    assert not (tmp_path / "out" / "analytics_single.done").exists()
+
+    # An analytics IP that AWS does not know blocks with a clear message.
+    moto.reset()
+    with Session.open(repo, write=False) as session:
+        session.answers.set("ansible.start_at_task", "beginning")
+        unknown = session.plan("playbooks")
+    blocked = playbooks.STEP.blocking(unknown)
+    assert (
+        blocked is not None and "the Jenkins gate cannot check the analytics instances" in blocked
+    )
+    assert "no instance 127.0.0.1" in blocked
+
+
+# --- host keys --------------------------------------------------------------------------------
+
+
+def test_an_unknown_host_key_is_asked_about_with_its_fingerprint(
+    setup: Callable[..., tuple[Path, dict[str, Any]]],
+    sshd_server: services.SSHD,
+    known_hosts: Path,
+    tmp_path: Path,
+) -> None:
+    repo, answers = setup()
+    known_hosts.write_text("")
+
+    refused = cli(
+        "run", "--answers", write_answers(tmp_path / "a.yml", answers), repo, "--only", "playbooks"
+    )
+    assert refused.returncode == 1
+    said = " ".join(refused.stderr.split())
+    assert sshd_server.fingerprint() in said
+    assert f"ssh-keyscan -p {sshd_server.port} 127.0.0.1 >> {known_hosts}" in said
+
+    with Session.open(repo, command="test") as session:
+        with pytest.raises(HostKeyUnknown) as asked:
+            session.plan("playbooks")
+        assert asked.value.fingerprint == sshd_server.fingerprint()
+        assert known_hosts.read_text() == ""
+        plan = session.plan("playbooks", {asked.value.key: asked.value.value})
+    assert any(sshd_server.fingerprint() in note for note in plan.notes)
+    assert f"[127.0.0.1]:{sshd_server.port}" in known_hosts.read_text()  # trusted: recorded
+    assert not playbook_runs(repo, SERVICES) if (repo / ".wizard" / "runs").exists() else True
+
+
+# --- stopping, and runs that outlive the wizard -----------------------------------------------
+
+
+def _processes() -> list[tuple[int, bytes]]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                found.append((int(entry.name), (entry / "cmdline").read_bytes()))
+            except OSError:
+                continue
+    return found
+
+
+def test_stopping_a_run_stops_ansible_and_records_the_step_failed(
+    setup: Callable[..., tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
+    repo, _ = setup(standin_variant="slow", standin_slow_steps=120)
+    lines: list[str] = []
+    events: list[Event] = []
+
+    def slow_task_started() -> bool:
+        return any("Run the slow migrations" in str(e.data.get("headline")) for e in events[-3:])
+
+    ctx = RunContext(
+        on_progress=lines.append, on_event=events.append, is_cancelled=slow_task_started
+    )
+    with Session.open(repo, command="test") as session:
+        plan = session.plan("playbooks")
+        with pytest.raises(Cancelled) as stopped:
+            session.apply(plan, ctx)
+
+    assert "analytics_single.yml was stopped at task 'Run the slow migrations'" in str(
+        stopped.value
+    )
+    record = ledger(repo)
+    assert record["status"] == "failed" and "was stopped" in record["reason"]
+    [run] = playbook_runs(repo, SERVICES)
+    assert run["exit_code"] is not None and run["exit_code"] != 0
+    private = str(repo / ".wizard" / "runs" / run["id"]).encode()
+    assert not [
+        pid for pid, line in _processes() if b"ansible-playbook" in line and private in line
+    ]
+    assert (
+        repo / ".wizard" / "runs" / run["id"] / "ansible" / "stopped"
+    ).read_text().strip() == "SIGINT"
+    assert not (tmp_path / "out" / "analytics_single.done").exists()
+    # The live view was fed what it shows: task n of m, the play, per-host counts, elapsed.
+    shown = [e.data for e in events if e.kind == "progress"]
+    assert any(d["headline"].startswith(f"{SERVICES} · task 4 of 8 · play ") for d in shown)
+    assert any(line.startswith("127.0.0.1: ok ") for d in shown for line in d["lines"])
+    assert any(line.startswith("elapsed ") for d in shown for line in d["lines"])
+    assert 0 < shown[-1]["fraction"] < 1
+
+
+def _run_stdout(repo: Path, run: dict[str, Any]) -> str:
+    path = repo / ".wizard" / "runs" / run["id"] / "ansible" / "artifacts" / "run" / "stdout"
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def test_a_wizard_killed_mid_playbook_is_followed_by_the_next_one_and_ansible_runs_once(
+    setup: Callable[..., tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
+    repo, answers = setup(standin_variant="slow", standin_slow_steps=15)
+    answers_file = write_answers(tmp_path / "answers.yml", answers)
+    wizard = subprocess.Popen(
+        [sys.executable, "-m", "screens", "run", "--answers", str(answers_file), str(repo)]
+        + ["--only", "playbooks"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=cli_env(),
+    )
+    try:
+        wait_for(lambda: ledger(repo).get("status") == "running", "the playbook starting")
+        wait_for(
+            lambda: (
+                "Run the slow migrations" in _run_stdout(repo, playbook_runs(repo, SERVICES)[0])
+            ),
+            "the slow task",
+        )
+        # While the run goes on, no process has a password on its command line.
+        leaks = [line for _, line in _processes() if LEAK_MARK in line]
+        assert leaks == []
+        wizard.send_signal(signal.SIGKILL)
+        wizard.wait(timeout=30)
+    finally:
+        if wizard.poll() is None:
+            wizard.kill()
+
+    status = cli("status", "--json", repo)
+    state = {s["name"]: s for s in json.loads(status.stdout)["steps"]}["playbooks"]
+    assert state["state"] == "running", state
+    assert state["reason"].startswith(f"{SERVICES} · task ") and " of 8" in state["reason"]
+
+    resumed = cli("run", "--answers", answers_file, repo, "--only", "playbooks")
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert "following it" in resumed.stderr
+    assert len(playbook_runs(repo, SERVICES)) == 1  # followed, never started again
+    assert len(playbook_runs(repo, JENKINS)) == 1
+    assert ledger(repo)["status"] == "done"
+    assert (tmp_path / "out" / "analytics_single.done").is_file()
+    assert PLANTED_PASSWORD not in resumed.stderr
+
+
+def test_the_tui_follows_the_run_again_after_its_terminal_went_away(
+    setup: Callable[..., tuple[Path, dict[str, Any]]],
+    aws_env: dict[str, str],
+    tmp_path: Path,
+    tmux: Any,
+) -> None:
+    repo, _ = setup(standin_variant="slow", standin_slow_steps=15)
+    wizard = shlex.join([sys.executable, "-m", "screens", str(repo)])
+    env = [f"PYTHONPATH={ROOT}", "TERM=xterm-256color", "LANG=C.UTF-8"]
+    env += [f"{name}={value}" for name, value in aws_env.items()]
+
+    def start(session: str) -> None:
+        made = tmux(
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "env",
+            *env,
+            "sh",
+            "-c",
+            wizard,
+        )
+        assert made.returncode == 0, made.stderr
+
+    def shown(session: str) -> str:
+        return str(tmux("capture-pane", "-p", "-t", session).stdout)
+
+    # A session of its own keeps the tmux server up when the wizard's session is killed.
+    tmux("new-session", "-d", "-s", "keep", "sleep", "600")
+    start("first")
+    wait_for(lambda: "AWS profile" in shown("first"), "the wizard on its first step")
+    tmux("send-keys", "-t", "first", "F2", "Down", "Down", "Down", "Down")
+    wait_for(lambda: "Playbooks ·" in shown("first"), "the playbooks form")
+    tmux("send-keys", "-t", "first", "C-p")
+    wait_for(lambda: f"runs {SERVICES}" in shown("first"), "the preview")
+    tmux("send-keys", "-t", "first", "C-s")
+    wait_for(
+        lambda: f"Run {SERVICES} and {JENKINS}" in " ".join(shown("first").split()), "the question"
+    )
+    tmux("send-keys", "-t", "first", "y")
+    wait_for(lambda: " of 8 · play " in shown("first"), "the live view of the run")
+    wait_for(lambda: "Run the slow migrations" in shown("first"), "the slow task")
+    tmux("kill-session", "-t", "first")  # the operator's connection is gone
+
+    start("second")
+    wait_for(
+        lambda: "Following the run" in shown("second") or ledger(repo).get("status") == "done",
+        "the second wizard following the run",
+    )
+    wait_for(
+        lambda: ledger(repo).get("status") == "done",
+        "the run recorded as done",
+        120,
+        lambda: shown("second"),
+    )
+    wait_for(
+        lambda: "Playbooks: the run ended" in shown("second"),
+        "the outcome on the form",
+        seen=lambda: shown("second"),
+    )
+    tmux("send-keys", "-t", "second", "C-q")
+    assert len(playbook_runs(repo, SERVICES)) == 1
+    assert (tmp_path / "out" / "analytics_single.done").is_file()
+    assert "Traceback" not in shown("second")
