@@ -614,9 +614,9 @@ def test_a_wizard_killed_mid_playbook_is_followed_by_the_next_one_and_ansible_ru
 ) -> None:
     repo, answers = setup(standin_variant="slow", standin_slow_steps=15)
     answers_file = write_answers(tmp_path / "answers.yml", answers)
+    command = ["run", "--answers", answers_file, repo, "--only", "playbooks"]
     wizard = subprocess.Popen(
-        [sys.executable, "-m", "screens", "run", "--answers", str(answers_file), str(repo)]
-        + ["--only", "playbooks"],
+        [sys.executable, "-m", "screens", *map(str, command)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=cli_env(),
