@@ -474,6 +474,12 @@ def test_jenkins_keys_are_declared_with_their_defaults() -> None:
     )
     assert r.get("jenkins.server_name") == "jenkins.example.com"
     assert r.get("jenkins.admin_email") == "o@x.org"
+    # Without a hosted zone: a name beside the Insights host, else beside the LMS.
+    beside = resolved({"insights": {"base_url": "https://insights.acme.org:8443/x"}})
+    assert beside.get("jenkins.server_name") == "jenkins.acme.org"
+    assert resolved({"edxapp": {"lms_host": "lms.acme.org"}}).get("jenkins.server_name") == (
+        "jenkins.acme.org"
+    )
 
 
 # --- derivations --------------------------------------------------------------------------
@@ -757,6 +763,7 @@ MISSING_WHEN_EMPTY = [
     "insights.base_url",  # derived from the hosted zone
     "pipeline.cluster_name",  # derived from client.name
     "pipeline.secure_repo_url",  # derived from the git remote
+    "jenkins.server_name",  # derived from the hosted zone, or the Insights or LMS host
 ]
 
 

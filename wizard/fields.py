@@ -356,8 +356,16 @@ def _insights_url(r: Resolver) -> str | None:
 
 
 def _jenkins_server_name(r: Resolver) -> str | None:
+    """``jenkins.<hosted zone>``, else beside the Insights (or LMS) host: a name of the client's."""
     zone = r.get("terraform.hosted_zone_domain")
-    return f"jenkins.{zone}" if zone else None
+    if zone:
+        return f"jenkins.{zone}"
+    url = r.get("insights.base_url")
+    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] if url else None
+    host = host or r.get("edxapp.lms_host")
+    if host and host.count(".") >= 2:
+        return f"jenkins.{host.split('.', 1)[1]}"
+    return None
 
 
 def _database_host(r: Resolver) -> Any:
