@@ -429,15 +429,40 @@ def test_a_failing_task_shows_its_own_error_and_the_next_run_can_start_at_it(
     assert any("failed at task 'Install the analytics API requirements'" in n for n in plan.notes)
     assert any("--start-at-task 'Install the analytics API requirements'" in n for n in plan.notes)
 
-    # Starting at a later task (the failing one is before it) runs the rest and both playbooks.
+    # Starting at a later task (the failing one is before it) runs the rest and both
+    # playbooks; then the follow-ups fail: Jenkins' home is not there.
+    home = Path(answers["jenkins"]["home"])
+    home.rmdir()
     later = "Mark the services as deployed"
     resumed = cli(
         "run", "--answers", answers_file, repo, "--only", "playbooks", "--start-at-task", later
     )
-    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.returncode == 1
     second = playbook_runs(repo, SERVICES)[-1]
     assert f"--start-at-task '{later}'" in second["shown"]
     assert len(playbook_runs(repo, JENKINS)) == 1
+    assert f"Destination directory {home} does not exist" in resumed.stderr
+
+    # Only the follow-ups again, once the directory is there.
+    home.mkdir()
+    with Session.open(repo, write=False) as session:
+        plan = session.plan("playbooks")
+    note = next(n for n in plan.notes if "the last run failed" in n)
+    assert "in the follow-ups, after both playbooks" in note
+    assert f"--start-at-task '{playbooks.FILES_TASK}'" in note
+    rest = cli(
+        "run",
+        "--answers",
+        answers_file,
+        repo,
+        "--only",
+        "playbooks",
+        "--start-at-task",
+        playbooks.FILES_TASK,
+    )
+    assert rest.returncode == 0, rest.stderr
+    assert len(playbook_runs(repo, SERVICES)) == 2 and len(playbook_runs(repo, JENKINS)) == 1
+    assert (home / "jenkins_env").is_file()
     assert ledger(repo)["status"] == "done"
 
 

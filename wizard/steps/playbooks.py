@@ -43,6 +43,7 @@ NAME = "playbooks"
 SERVICES, JENKINS, FILES = "services", "jenkins", "files"
 PHASES = (SERVICES, JENKINS, FILES)
 SEED_JOB_TAG = "jenkins-seed-job"
+FILES_TASK = "Install the pipeline files"  # the one task of the wizard's Jenkins-files playbook
 START_KEY = "ansible.start_at_task"
 BEGINNING = "beginning"  # ansible.start_at_task: run everything again
 # Decisions: revoke the world-open rules at the gate (yes); where to start (headless flag).
@@ -375,15 +376,15 @@ class Follower:
             lines=[*host_lines(summary), f"elapsed {_minutes(summary.elapsed(now))}"],
         )
 
+    def stopped(self) -> bool:
+        return self.ctx.cancelled() or self.ctx.detached()
+
+    def running(self) -> bool:
+        return self.run.state == detached.RUNNING
+
     def follow(self) -> tuple[str, int] | None:
         """Replay and follow; ``(status, rc)``, or None when the operator stopped following."""
-        stop = lambda: self.ctx.cancelled() or self.ctx.detached()  # noqa: E731
-        return follow_events(
-            artifacts(self.run),
-            self.on_event,
-            stop,
-            running=lambda: self.run.state == detached.RUNNING,
-        )
+        return follow_events(artifacts(self.run), self.on_event, self.stopped, running=self.running)
 
 
 def follow_run(
@@ -541,6 +542,8 @@ def proceed(
         if run is None:
             start_at = (state.get("start_at") or {}).get(phase)
             book = job.playbook_name(phase)
+            if ctx.cancelled():
+                raise Cancelled(f"stopped before {book} started, as asked", _retry_fix(None))
             ctx.progress(f"starting {book}" + (f" at task {start_at!r}" if start_at else ""))
             run = start_run(job, phase, start_at)
             state.update(phase=phase, run=run.id, playbook=book)
@@ -577,6 +580,8 @@ def start_point(
     """The phase to begin with and the task to start it at."""
     if not start_at or start_at == BEGINNING:
         return SERVICES, None
+    if start_at == FILES_TASK:  # only the follow-ups: after a failure past both playbooks
+        return FILES, None
     in_services = ansible.tasks_from(services, start_at) > 0
     in_jenkins = ansible.tasks_from(jenkins, start_at) > 0
     if in_jenkins and (not in_services or failed_phase == JENKINS):
@@ -598,6 +603,8 @@ def last_failure(session: Session, record: StepRecord | None) -> tuple[str | Non
     run = find_run(session.state_dir / "runs", record.outputs.get("run"))
     if run is None or phase not in PHASES:
         return None, None
+    if phase == FILES:  # the files playbook, or the uploads after it: both playbooks were done
+        return FILES, FILES_TASK
     failure = summarize(artifacts(run)).failure
     return str(phase), failure.task if failure else None
 
@@ -678,10 +685,15 @@ class PlaybooksStep(Step):
             FILES: 1,
         }
         if failed_task and not start_at:
+            where = (
+                "in the follow-ups, after both playbooks"
+                if failed_phase == FILES
+                else f"at task {failed_task!r}"
+            )
             result.notes.append(
-                f"the last run failed at task {failed_task!r}: this run starts from the "
-                f"beginning; to start at that task set {START_KEY} to {failed_task!r} "
-                f"(headless: --start-at-task {shlex.quote(failed_task)})"
+                f"the last run failed {where}: this run starts from the beginning; to start at "
+                f"that task set {START_KEY} to {failed_task!r} (headless: --start-at-task "
+                f"{shlex.quote(failed_task)})"
             )
 
         for each, plays in ((SERVICES, services_plays), (JENKINS, jenkins_plays)):
@@ -723,7 +735,7 @@ class PlaybooksStep(Step):
         result.notes += [f"warning: {w}" for w in warnings]
 
         hosts = count(len(job.hosts), "host")
-        for each in PHASES[PHASES.index(phase) : 2]:
+        for each in PHASES[PHASES.index(phase) : PHASES.index(FILES)]:
             skip = ", skipping the seed job" if each == JENKINS else ""
             result.effects.append(
                 f"runs {job.playbook_name(each)} on {hosts}{skip}: {count(tasks[each], 'task')}"
@@ -738,7 +750,9 @@ class PlaybooksStep(Step):
             f"uploads {' and '.join(followups.CREDS)} to s3://{job.pipeline_bucket}/ "
             "(server-side encrypted)"
         )
-        result.outputs["_books"] = [job.playbook_name(p) for p in PHASES[PHASES.index(phase) : 2]]
+        result.outputs["_books"] = [
+            job.playbook_name(p) for p in PHASES[PHASES.index(phase) : PHASES.index(FILES)]
+        ]
         result.outputs["_state"] = {
             "phase": phase,
             "run": None,
@@ -836,10 +850,12 @@ class PlaybooksStep(Step):
     def question(self, plan: Plan) -> str:
         if plan.outputs.get("_nothing") is not None:
             return "The playbooks already ran with these answers. Record the step as done?"
-        books = " and ".join(plan.outputs.get("_books") or ["the playbooks"])
+        books = plan.outputs.get("_books") or []
+        if not books:
+            return "Install the Jenkins files on the hosts and upload the creds?"
         return (
-            f"Run {books}, then install the Jenkins files and upload the creds? (It takes a "
-            "while; closing the wizard leaves it running.)"
+            f"Run {' and '.join(books)}, then install the Jenkins files and upload the creds? "
+            "(It takes a while; closing the wizard leaves it running.)"
         )
 
     def outcome(self, plan: Plan, outputs: Mapping[str, Any]) -> str:
