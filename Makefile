@@ -52,6 +52,7 @@ test: lint $(ANSIBLE210)/bin/.installed
 bench: $(BIN)/.installed $(ANSIBLE210)/bin/.installed
 	$(BIN)/python bench/startup
 	$(BIN)/python bench/playbooks
+	$(BIN)/python bench/liveview
 
 clean:
 	rm -rf $(VENV) $(ANSIBLE210) build dist .pytest_cache .mypy_cache .ruff_cache

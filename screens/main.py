@@ -55,7 +55,9 @@ class MainScreen(Screen[None]):
         super().__init__()
         self.session = session
         self.statuses: dict[str, StepStatus] = {}
-        self.selected = initial or first_step_to_do(session)
+        # A step whose run an earlier wizard left is followed at once: show that step.
+        running = session.running()
+        self.selected = initial or (running[0] if running else first_step_to_do(session))
         self.checking = self.check_again = False
 
     def compose(self) -> ComposeResult:

@@ -17,7 +17,7 @@ STATES: dict[str, tuple[str, str, str]] = {
     STALE: ("!", "stale", "yellow"),
     PENDING: ("•", "pending", "cyan"),
     FAILED: ("✘", "failed", "red"),
-    RUNNING: ("»", "running", "cyan"),
+    RUNNING: ("»", "running", "magenta"),
     UNAVAILABLE: ("–", "not available", "dim"),
 }
 CHECKING = ("…", "checking", "dim")

@@ -282,9 +282,9 @@ def test_dry_run_json(repo: Path, write_answers: WriteAnswers) -> None:
 
 
 def test_only_an_unavailable_step_is_a_usage_error(repo: Path, write_answers: WriteAnswers) -> None:
-    result = run(repo, write_answers(complete_answers()), "--only", "playbooks")
+    result = run(repo, write_answers(complete_answers()), "--only", "jenkins")
     assert result.returncode == 2
-    assert "the playbooks step is not available in this version yet" in words(result.stderr)
+    assert "the jenkins step is not available in this version yet" in words(result.stderr)
     assert not repo.exists()  # refused before anything was touched
 
 

@@ -188,6 +188,8 @@ def test_ansible_templates_vars_analytics_to_what_was_typed(written: Path, tmp_p
             "ANALYTICS_SCHEDULE_MASTER_SSH_CREDENTIAL_USER": "ubuntu",
             "ANALYTICS_SCHEDULE_MASTER_SSH_CREDENTIAL_PASSPHRASE": "",
             "ANALYTICS_SCHEDULE_SECURE_REPO_DEST": "/home/jenkins/secure",
+            # What the playbooks step passes: where the secure repo is on this machine.
+            "ANALYTICS_WIZARD_SECURE_REPO": str(written),
         },
     )
     analytics_password = typed("database__analytics_password")

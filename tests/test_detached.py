@@ -269,3 +269,50 @@ def test_prune_keeps_the_newest_and_every_unused_run(tmp_path: Path) -> None:
     detached.Run.load(unused).annotate(picked_up_at=None)  # its result was never used
     detached.prune(runs, keep=1)
     assert [r.id for r in detached.runs(runs)] == [made[0].id, made[3].id]
+
+
+def test_a_run_can_start_in_a_directory_the_caller_prepared(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    run_id = detached.new_id("demo")
+    prepared = runs / run_id / "data"
+    prepared.mkdir(parents=True)
+    (prepared / "input").write_text("prepared\n")
+
+    read = f"print(open({str(prepared / 'input')!r}).read().strip())"
+    run = start(runs, [sys.executable, "-c", read], run_id=run_id)
+
+    assert run.id == run_id and run.directory == runs / run_id
+    wait_for(lambda: run.finished, "the run to end")
+    assert run.exit_code == 0 and run.lines() == ["prepared"]
+    assert mode(run.directory) == 0o700
+    with pytest.raises(detached.RunError, match="already holds a run"):
+        start(runs, counter(1, 0.0), run_id=run_id)
+    with pytest.raises(detached.RunError, match="not a run id"):
+        start(runs, counter(1, 0.0), run_id="../elsewhere")
+
+
+# Starts a grandchild in a session of its own (as ansible-runner starts ansible-playbook) that
+# ignores SIGINT, writes its pid, then sleeps; the command itself ignores SIGINT too.
+SPAWNER = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+child = subprocess.Popen(
+    [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+     "time.sleep(600)"],
+    start_new_session=True,
+)
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_stop_that_kills_leaves_no_descendant_in_another_session(tmp_path: Path) -> None:
+    run = start(tmp_path / "runs", [sys.executable, "-c", SPAWNER])
+    wait_for(lambda: len(run.lines()) == 1, "the grandchild to start")
+    grandchild = int(run.lines()[0])
+    assert os.getsid(grandchild) != os.getsid(run.pid or 0)
+    assert grandchild in detached.descendants(run.pid or 0)
+
+    assert run.stop(grace=0.5) == -signal.SIGKILL
+
+    wait_for(lambda: detached.process_start(grandchild) is None, "the grandchild to be gone", 10)

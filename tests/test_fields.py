@@ -214,6 +214,13 @@ VALIDATORS: list[tuple[str, Callable[[Any], Any], list[Any], list[Any], str]] = 
         "whole number from 1 to 65535",
     ),
     (
+        "jenkins_version",
+        fields.jenkins_version,
+        ["1.651.3", "2.426", "2.426.1.2"],
+        ["latest", "2", "v2.426.1", "2.426.1-1"],
+        "a Jenkins version",
+    ),
+    (
         "boolean",
         fields.boolean,
         [True, False, "yes", "no", "true", "off"],
@@ -449,6 +456,7 @@ def test_jenkins_keys_are_declared_with_their_defaults() -> None:
     assert defaults == {
         "jenkins.port": 8080,
         "jenkins.local_port": 8080,
+        "jenkins.version": "1.651.3",  # JENKINS_VERSION, as the runbook's vars file sets it
         "jenkins.home": "/home/jenkins",
         "jenkins.user": "jenkins",
         "jenkins.server_name": None,  # derived: jenkins.<hosted zone>
@@ -466,6 +474,12 @@ def test_jenkins_keys_are_declared_with_their_defaults() -> None:
     )
     assert r.get("jenkins.server_name") == "jenkins.example.com"
     assert r.get("jenkins.admin_email") == "o@x.org"
+    # Without a hosted zone: a name beside the Insights host, else beside the LMS.
+    beside = resolved({"insights": {"base_url": "https://insights.acme.org:8443/x"}})
+    assert beside.get("jenkins.server_name") == "jenkins.acme.org"
+    assert resolved({"edxapp": {"lms_host": "lms.acme.org"}}).get("jenkins.server_name") == (
+        "jenkins.acme.org"
+    )
 
 
 # --- derivations --------------------------------------------------------------------------
@@ -749,6 +763,7 @@ MISSING_WHEN_EMPTY = [
     "insights.base_url",  # derived from the hosted zone
     "pipeline.cluster_name",  # derived from client.name
     "pipeline.secure_repo_url",  # derived from the git remote
+    "jenkins.server_name",  # derived from the hosted zone, or the Insights or LMS host
 ]
 
 

@@ -232,11 +232,18 @@ def test_values_reach_each_consumer(
     assert ansible["INSIGHTS_SOCIAL_AUTH_REDIRECT_IS_HTTPS"] is True
     assert ansible["ANALYTICS_SCHEDULE_SECURE_REPO_URL"] == "git@github.com:acme/secure-config.git"
     assert ansible["INSIGHTS_OAUTH2_KEY"] == ansible["INSIGHTS_SOCIAL_AUTH_EDX_OAUTH2_KEY"]
-    # Jenkins reads the analytics key through a lookup of the key file's path.
+    # Jenkins reads the analytics key through a lookup of the key file's path, relative to the
+    # secure repo (cloned onto the director): no path of the machine that wrote the file.
     key_lookup = ansible["JENKINS_ANALYTICS_CREDENTIALS"][0]["privatekey"]
     assert key_lookup.startswith("{{ lookup('file', ")
-    key_file = str(repo.resolve() / "analytics.pem")
-    assert key_file in key_lookup or ansible.get(files_step.KEY_FILE_VAR) == key_file
+    assert ansible[files_step.KEY_FILE_VAR] == "analytics.pem"
+    assert files_step.SECURE_REPO_VAR in key_lookup
+    assert str(repo.resolve()) not in (repo / VARS).read_text()
+    # The Jenkins vars the roles read (jenkins_master, jenkins_analytics, nginx).
+    assert ansible["JENKINS_VERSION"] == "1.651.3" and "jenkins_version" not in ansible
+    assert "-Djava.net.preferIPv4Stack=true" in ansible["jenkins_jvm_args"].split()
+    assert ansible["jenkins_nginx_port"] == 8081
+    assert ansible["jenkins_server_name"] == "jenkins.example.com"
 
     env = bash_env(
         repo / ENV,

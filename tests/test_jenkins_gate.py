@@ -121,3 +121,30 @@ def test_an_unknown_instance_is_a_clear_error(aws: Aws, fleet: dict[str, Any]) -
     assert "check the instance ids" in str(caught.value)
     with pytest.raises(AwsError, match="neither an instance id nor an IP address"):
         jenkins_gate.find_open(aws, ["jenkins.example.com"])
+
+
+def test_the_jenkins_nginx_port_is_gated_too(moto: Moto, aws: Aws) -> None:
+    ec2 = moto.client("ec2")
+    nginx = group(ec2, "jenkins-nginx", tcp(8081, 8081, WORLD4))
+    both = group(ec2, "both", tcp(8080, 8081, WORLD6))
+    insights = group(ec2, "insights", tcp(80, 80, WORLD4), tcp(443, 443, WORLD4))
+    image = ec2.describe_images(Owners=["099720109477"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, SecurityGroupIds=[nginx, both, insights]
+    )["Instances"][0]["InstanceId"]
+
+    assert {r.group_id for r in jenkins_gate.find_open(aws, [instance])} == {both}
+    rules = jenkins_gate.find_open(aws, [instance], ports=(8080, 8081))
+
+    assert {(r.group_id, r.reaches) for r in rules} == {(nginx, (8081,)), (both, (8080, 8081))}
+    assert (
+        "Jenkins on 8080 and 8081 is open"
+        in next(r for r in rules if r.group_id == both).describe()
+    )
+    command = next(r for r in rules if r.group_id == nginx).revoke_command("us-east-1")
+    assert command.startswith(
+        f"aws ec2 revoke-security-group-ingress --region us-east-1 --group-id {nginx}"
+    )
+    assert '"FromPort":8081' in command
+    jenkins_gate.revoke(aws, rules)
+    assert jenkins_gate.find_open(aws, [instance], ports=(8080, 8081)) == []

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from . import exit_codes, fields, jenkins_jobs, report, ssh
+from . import exit_codes, jenkins_jobs, report, ssh
 from .answers import AnswersError
 from .aws import Target
 from .engine import Session
@@ -81,12 +81,6 @@ def director_jump(session: Session) -> ssh.JumpHost | None:
     )
 
 
-def _optional(session: Session, key: str, fallback: Any) -> Any:
-    # ansible.ssh_port / ansible.known_hosts arrive with the playbooks issue; until then the
-    # analytics host is reached on 22 and checked against the director's known_hosts.
-    return _get(session, key) if key in fields.BY_KEY else fallback
-
-
 def analytics_ssh(session: Session) -> ssh.JumpHost | None:
     """SSH access to the analytics host (for diagnostics), or None without its key file."""
     key = Path(str(_get(session, "ansible.private_key"))).expanduser()
@@ -96,10 +90,10 @@ def analytics_ssh(session: Session) -> ssh.JumpHost | None:
         return None
     return ssh.JumpHost(
         analytics_address(session),
-        int(_optional(session, "ansible.ssh_port", 22)),
+        int(_get(session, "ansible.ssh_port")),
         str(_get(session, "ansible.ssh_user")),
         str(key),
-        str(_optional(session, "ansible.known_hosts", _get(session, "director.known_hosts"))),
+        str(_get(session, "ansible.known_hosts")),
         answer="ansible",
         key_answer="ansible.private_key",
     )

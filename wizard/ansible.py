@@ -412,6 +412,7 @@ class Playbook:
     skip_tags: tuple[str, ...] = ()
     start_at_task: str | None = None
     limit: str | None = None
+    check: bool = False  # --check: report what would change, change nothing
 
     @property
     def playbooks_dir(self) -> Path:
@@ -578,6 +579,8 @@ def playbook_args(targets: Targets, playbook: Playbook) -> list[str]:
         args += ["--start-at-task", playbook.start_at_task]
     if playbook.limit:
         args += ["--limit", playbook.limit]
+    if playbook.check:
+        args.append("--check")
     return args
 
 

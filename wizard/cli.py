@@ -78,6 +78,12 @@ def build_command_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow a terraform plan that destroys or replaces resources (--force does not)",
     )
+    run.add_argument(
+        "--start-at-task",
+        metavar="TASK",
+        help="playbooks: start the run at this task (e.g. the one that failed; 'beginning' runs "
+        "everything again)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON document of the results")
 
     status = sub.add_parser(
@@ -159,6 +165,7 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
                 force=args.force,
                 as_json=args.json,
                 confirm_destroy=args.confirm_destroy,
+                start_at_task=args.start_at_task,
             )
         if args.command == "status":
             return headless.status(Path(args.secure_repo), as_json=args.json, verify=args.verify)

@@ -41,6 +41,8 @@ START_TIMEOUT = 30.0  # seconds for the supervisor to start the command (a loade
 KILL_WAIT = 10.0  # after SIGKILL, how long the supervisor may take to record the exit
 
 _STEP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}")
+_RUN_ID = re.compile(r"\d{8}T\d{6}Z-[a-z0-9][a-z0-9_-]{0,40}-[0-9a-f]{4}")
+_RUN_FILES = (RECORD, STDOUT, STDERR)
 
 
 class RunError(WizardError):
@@ -260,10 +262,13 @@ class Run:
             return self.exit_code
         pid = self.pid
         if pid is not None and _same_process(pid, self.record.get("pid_start")):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            # Descendants in sessions of their own (ansible-runner starts ansible-playbook so)
+            # do not get the group's signals: found first, they die with the command.
+            for child in [pid, *descendants(pid)]:
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         deadline = time.monotonic() + KILL_WAIT
         while time.monotonic() < deadline and not self.finished and self.supervised():
             time.sleep(0.1)
@@ -299,6 +304,33 @@ def _text(path: Path) -> str:
         return ""
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as handle:
+                found += [int(p) for p in handle.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children first), whatever session each is in."""
+    found: list[int] = []
+    pending = _children(pid)
+    while pending:
+        child = pending.pop(0)
+        if child not in found:
+            found.append(child)
+            pending += _children(child)
+    return found
+
+
 def _signal_group(group: int, sig: int) -> None:
     try:
         os.killpg(group, sig)
@@ -323,20 +355,26 @@ def start(
     env: Mapping[str, str],
     shown: str,
     umask: int = 0o077,
+    run_id: str | None = None,
 ) -> Run:
     """Start ``argv`` detached (own session, output to the run's files) and return its run.
 
     ``shown`` is the command as the operator may see it: it goes into the record, so it must
     hold no secret (``argv`` itself is handed to the supervisor through a pipe, never written).
     The command runs under ``umask`` (files it creates, e.g. a state with a password, are
-    private)."""
+    private). ``run_id`` (from :func:`new_id`) names a run directory the caller prepared for
+    the command (e.g. ansible's private data dir inside it); it must not hold a run yet."""
     if not _STEP_NAME.fullmatch(step):
         raise RunError(f"{step!r} is not a usable step name for a run directory")
     runs_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(runs_dir, PRIVATE_DIR_MODE)
-    run_id = new_id(step)
+    if run_id is not None and not _RUN_ID.fullmatch(run_id):
+        raise RunError(f"{run_id!r} is not a run id made by new_id()")
+    run_id = run_id or new_id(step)
     directory = runs_dir / run_id
-    directory.mkdir(mode=PRIVATE_DIR_MODE)
+    directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+    if directory.is_symlink() or any((directory / name).exists() for name in _RUN_FILES):
+        raise RunError(f"the run directory {directory} already holds a run")
     os.chmod(directory, PRIVATE_DIR_MODE)
     for name in (STDOUT, STDERR):
         os.close(os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE))

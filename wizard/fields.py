@@ -181,6 +181,7 @@ unix_user = _pattern(
     r"[a-z_][a-z0-9_-]{0,31}",
     "a Unix user name: lowercase letters, digits, _ and -; at most 32 characters",
 )
+jenkins_version = _pattern(r"\d+(\.\d+){1,3}", "a Jenkins version such as 1.651.3 or 2.426.1")
 jenkins_id = _pattern(
     r"[A-Za-z0-9_.-]{1,64}", "a Jenkins credentials id: letters, digits, _ . and -"
 )
@@ -355,8 +356,16 @@ def _insights_url(r: Resolver) -> str | None:
 
 
 def _jenkins_server_name(r: Resolver) -> str | None:
+    """``jenkins.<hosted zone>``, else beside the Insights (or LMS) host: a name of the client's."""
     zone = r.get("terraform.hosted_zone_domain")
-    return f"jenkins.{zone}" if zone else None
+    if zone:
+        return f"jenkins.{zone}"
+    url = r.get("insights.base_url")
+    host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] if url else None
+    host = host or r.get("edxapp.lms_host")
+    if host and host.count(".") >= 2:
+        return f"jenkins.{host.split('.', 1)[1]}"
+    return None
 
 
 def _database_host(r: Resolver) -> Any:
@@ -867,9 +876,30 @@ FIELDS: tuple[Field, ...] = (
     F(
         "ansible.configuration_dir",
         "edx/configuration checkout",
-        "Path of the checkout.",
+        "Path of the edx/configuration checkout whose playbooks/ the playbooks come from.",
         relative_or_home_path,
         default="~/configuration",
+    ),
+    F(
+        "ansible.ansible_playbook",
+        "ansible-playbook",
+        "The configuration virtualenv's ansible-playbook; found (edx-configuration venv) when empty.",
+        relative_or_home_path,
+        required=False,
+    ),
+    F(
+        "ansible.services_playbook",
+        "Services playbook",
+        "Insights and the API: a playbook in the checkout's playbooks/, or a path.",
+        relative_or_home_path,
+        default="analytics_single.yml",
+    ),
+    F(
+        "ansible.jenkins_playbook",
+        "Jenkins playbook",
+        "The Jenkins scheduler, run with --skip-tags jenkins-seed-job; in playbooks/ or a path.",
+        relative_or_home_path,
+        default="analytics-jenkins.yml",
     ),
     F(
         "ansible.ssh_user",
@@ -879,6 +909,14 @@ FIELDS: tuple[Field, ...] = (
         default="ubuntu",
     ),
     F(
+        "ansible.ssh_port",
+        "SSH port",
+        "SSH port of the analytics instances.",
+        port,
+        default=22,
+        kind="int",
+    ),
+    F(
         "ansible.private_key",
         "Analytics key file",
         "Key of the analytics instances, relative to the secure repo.",
@@ -886,11 +924,26 @@ FIELDS: tuple[Field, ...] = (
         default="analytics.pem",
     ),
     F(
+        "ansible.known_hosts",
+        "Analytics known_hosts",
+        "known_hosts that ansible checks the analytics instances' host keys against (always).",
+        relative_or_home_path,
+        default="~/.ssh/known_hosts",
+    ),
+    F(
         "ansible.extra_vars_files",
         "Extra vars files",
         "More -e @file for the playbooks, e.g. the edxapp vars.yml; comma separated.",
         relative_or_home_path,
         kind="list",
+        required=False,
+    ),
+    F(
+        "ansible.start_at_task",
+        "Start at task",
+        "The next run starts at this task (e.g. the one that failed); 'beginning' runs it all "
+        "again. Cleared once that run starts.",
+        text,
         required=False,
     ),
     # director
@@ -940,6 +993,13 @@ FIELDS: tuple[Field, ...] = (
         port,
         default=8080,
         kind="int",
+    ),
+    F(
+        "jenkins.version",
+        "Jenkins version",
+        "The Jenkins release analytics-jenkins.yml installs (JENKINS_VERSION).",
+        jenkins_version,
+        default="1.651.3",
     ),
     F(
         "jenkins.home",

@@ -135,6 +135,7 @@ def run(
     force: bool = False,
     as_json: bool = False,
     confirm_destroy: bool = False,
+    start_at_task: str | None = None,
 ) -> int:
     results: list[dict[str, Any]] = []
     console = err_console()
@@ -152,7 +153,14 @@ def run(
             session.merge_answers(flat, str(answers_file))
             check_required(session, only)
             code = _run_steps(
-                session, only, dry_run, force, console, results, confirm_destroy=confirm_destroy
+                session,
+                only,
+                dry_run,
+                force,
+                console,
+                results,
+                confirm_destroy=confirm_destroy,
+                start_at_task=start_at_task,
             )
             if session.log.path is not None:
                 console.print(f"[dim]log: {session.log.path}[/]")
@@ -180,9 +188,12 @@ def _run_steps(
     console: Console,
     results: list[dict[str, Any]],
     confirm_destroy: bool = False,
+    start_at_task: str | None = None,
 ) -> int:
     # --force overwrites hand-edited files; deleting cloud resources needs its own yes.
     decisions = {"confirm": "destroy"} if confirm_destroy else {}
+    if start_at_task:
+        decisions["start-at-task"] = start_at_task
     selected = [step for step in STEPS if not only or step.name in only]
     for info in selected:
         if not info.available:
@@ -236,7 +247,8 @@ def _run_steps(
             return exit_codes.CONFLICT
         if dry_run:
             _print_diffs(console, plan, session)
-            reason = _summary(plan, "would write", "would run") or "no changes"
+            reason = _summary(plan, "would write", "would run")
+            reason = reason or session.redact("; ".join(plan.effects)) or "no changes"
             results.append(_result(info.name, "planned", reason, plan=plan))
             console.print(f"[cyan]• {title}:[/] {reason} (dry run)")
             continue
@@ -250,6 +262,9 @@ def _run_steps(
                 return _failed(session, console, results, info.name, title, exc, plan)
         reason = session.redact(step.outcome(plan, outputs))
         results.append(_result(info.name, DONE, reason, plan=plan))
+        details = step.details(outputs)
+        if details:
+            results[-1]["details"] = _masked(details, session.redact)
         console.print(f"[green]✔ {title}:[/] {escape(reason)}")
     return exit_codes.OK
 
@@ -271,6 +286,9 @@ def _failed(
             traceback.print_exception(exc)
     state = "conflict" if isinstance(exc, ConflictError) else "failed"
     results.append(_result(name, state, str(explained), plan=plan))
+    details = getattr(exc, "details", None)  # e.g. a failed playbook's summary and failure
+    if isinstance(details, dict):
+        results[-1]["details"] = _masked(details, session.redact)
     console.print(f"[red]✘ {title}:[/] {escape(explained.message)}")
     if explained.fix:
         console.print(f"  [dim]fix:[/] {escape(explained.fix)}")
@@ -312,6 +330,17 @@ def _result(name: str, state: str, reason: str, plan: Plan | None = None) -> dic
         result["changes"] = [c.path for c in plan.pending]
         result["conflicts"] = [{"file": c.path, "key": c.key} for c in plan.conflicts]
     return result
+
+
+def _masked(value: Any, redact: Callable[[str], str]) -> Any:
+    """``value`` (JSON data) with every secret masked in its strings."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {str(k): _masked(v, redact) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v, redact) for v in value]
+    return value
 
 
 def _summary(plan: Plan, wrote: str, ran: str) -> str:

@@ -1,9 +1,10 @@
-"""The Jenkins gate: no security group of the analytics instances may open 8080 to the world.
+"""The Jenkins gate: no security group of the analytics instances may open Jenkins to the world.
 
 The default Jenkins the playbook installs has no login. Before that playbook runs, every
-security group attached to the target instances is read; each rule that admits port 8080 from
-``0.0.0.0/0`` or ``::/0`` — a rule for 8080, a port range covering it, or all traffic — is
-reported, and can be revoked (only that world-open part of the rule; the caller confirms first).
+security group attached to the target instances is read; each rule that admits a Jenkins port
+(8080, and the port of Jenkins' own nginx site) from ``0.0.0.0/0`` or ``::/0`` — a rule for the
+port, a port range covering it, or all traffic — is reported, and can be revoked (only that
+world-open part of the rule; the caller confirms first).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from .aws import Aws, AwsError
 
 JENKINS_PORT = 8080
+JENKINS_NGINX_PORT = 8081
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class OpenRule:
     to_port: int | None
     cidr: str  # 0.0.0.0/0 or ::/0
     instances: tuple[str, ...]
+    reaches: tuple[int, ...] = (JENKINS_PORT,)  # the Jenkins ports it opens
 
     @property
     def ipv6(self) -> bool:
@@ -43,9 +46,31 @@ class OpenRule:
         return f"tcp {self.from_port}-{self.to_port}"
 
     def describe(self) -> str:
+        ports = " and ".join(str(p) for p in self.reaches)
         return (
             f"{self.group_id} ({self.group_name}) admits {self.ports} from {self.cidr}, "
-            f"so Jenkins on 8080 is open to the internet (instances: {', '.join(self.instances)})"
+            f"so Jenkins on {ports} is open to the internet (instances: "
+            f"{', '.join(self.instances)})"
+        )
+
+    def revoke_command(self, region: str) -> str:
+        """The AWS CLI command that revokes exactly this range."""
+        import json
+        import shlex
+
+        permission = json.dumps([self.permission()], separators=(",", ":"))
+        return shlex.join(
+            [
+                "aws",
+                "ec2",
+                "revoke-security-group-ingress",
+                "--region",
+                region,
+                "--group-id",
+                self.group_id,
+                "--ip-permissions",
+                permission,
+            ]
         )
 
     def permission(self) -> dict[str, Any]:
@@ -68,16 +93,17 @@ def _is_world(cidr: str) -> bool:
         return False
 
 
-def _reaches_jenkins(permission: dict[str, Any]) -> bool:
+def _reached(permission: dict[str, Any], ports: Sequence[int]) -> tuple[int, ...]:
+    """Which of ``ports`` the rule admits (TCP, a range covering it, or all traffic)."""
     protocol = str(permission.get("IpProtocol", ""))
     if protocol == "-1":
-        return True
+        return tuple(ports)
     if protocol not in ("tcp", "6"):
-        return False
+        return ()
     low, high = permission.get("FromPort"), permission.get("ToPort")
-    if low is None or high is None:
-        return True
-    return int(low) <= JENKINS_PORT <= int(high) or (int(low) == -1 and int(high) == -1)
+    if low is None or high is None or (int(low) == -1 and int(high) == -1):
+        return tuple(ports)
+    return tuple(p for p in ports if int(low) <= p <= int(high))
 
 
 def _looks_like_ip(value: str) -> bool:
@@ -138,8 +164,11 @@ def instances(aws: Aws, targets: Sequence[str]) -> list[dict[str, Any]]:
     return list(found.values())
 
 
-def find_open(aws: Aws, targets: Sequence[str]) -> list[OpenRule]:
-    """Every world-open range reaching 8080 in the security groups of ``targets``."""
+def find_open(
+    aws: Aws, targets: Sequence[str], ports: Sequence[int] = (JENKINS_PORT,)
+) -> list[OpenRule]:
+    """Every world-open range reaching one of ``ports`` in the security groups of ``targets``."""
+    ports = tuple(dict.fromkeys(ports))
     users: dict[str, list[str]] = {}
     for instance in instances(aws, targets):
         groups = list(instance.get("SecurityGroups", []))
@@ -156,7 +185,8 @@ def find_open(aws: Aws, targets: Sequence[str]) -> list[OpenRule]:
         for group in page.get("SecurityGroups", []):
             group_id = str(group["GroupId"])
             for permission in group.get("IpPermissions", []):
-                if not _reaches_jenkins(permission):
+                reached = _reached(permission, ports)
+                if not reached:
                     continue
                 ranges = [r["CidrIp"] for r in permission.get("IpRanges", [])]
                 ranges += [r["CidrIpv6"] for r in permission.get("Ipv6Ranges", [])]
@@ -172,6 +202,7 @@ def find_open(aws: Aws, targets: Sequence[str]) -> list[OpenRule]:
                                 None if protocol == "-1" else permission.get("ToPort"),
                                 str(cidr),
                                 tuple(users[group_id]),
+                                reached,
                             )
                         )
     return found

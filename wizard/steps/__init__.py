@@ -67,7 +67,12 @@ STEPS: tuple[StepInfo, ...] = (
         "Writes vars-analytics.yml and the analytics-tasks files from your answers.",
         "wizard.steps.files",
     ),
-    StepInfo("playbooks", "Playbooks", "Runs the Insights/API and Jenkins playbooks."),
+    StepInfo(
+        "playbooks",
+        "Playbooks",
+        "Runs the Insights/API and Jenkins playbooks, then installs the Jenkins files.",
+        "wizard.steps.playbooks",
+    ),
     StepInfo(
         "jenkins",
         "Jenkins access",

@@ -246,6 +246,10 @@ class Step(ABC):
         """Whether ``word`` is what the plan's confirmation (``plan.confirm``) asks for."""
         return word.strip().lower() == plan.confirm.lower()
 
+    def details(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        """What was done, for ``--json`` beyond the outcome (no secrets; empty by default)."""
+        return {}
+
     def outcome(self, plan: Plan, outputs: Mapping[str, Any]) -> str:
         """What carrying out ``plan`` did, in a few words."""
         parts = []

@@ -9,7 +9,6 @@ anything is written.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -83,6 +82,9 @@ INPUTS: tuple[str, ...] = (
     "pipeline.secure_repo_url",
     "pipeline.secure_repo_version",
     "ansible.private_key",
+    "jenkins.version",
+    "jenkins.server_name",
+    "jenkins.nginx_port",
 )
 
 # Values are dicts of answer key -> value.
@@ -121,11 +123,21 @@ def buckets(v: Values, outputs: Callable[[str], Any]) -> dict[str, str]:
 
 
 KEY_FILE_VAR = "ANALYTICS_WIZARD_KEY_FILE"
+# Where the secure repo is on the machine that runs ansible: the playbooks step passes it (the
+# file itself names no path of the machine that wrote it; the repo is cloned onto the director).
+SECURE_REPO_VAR = "ANALYTICS_WIZARD_SECURE_REPO"
+# The key file as written (relative to the secure repo unless the answer is absolute or ~/…),
+# looked up through a variable of its own: inside the lookup's Jinja2 it would be templated.
+KEY_LOOKUP = (
+    f"{{{{ lookup('file', {KEY_FILE_VAR} if {KEY_FILE_VAR}[:1] in ['/', '~'] "
+    f"else {SECURE_REPO_VAR} ~ '/' ~ {KEY_FILE_VAR}) }}}}"
+)
+# Jenkins must reach the EMR clusters over IPv4 (the runbook's fix for a JVM bound to IPv6 only).
+JENKINS_JVM_ARGS = "-Djava.net.preferIPv4Stack=true"
 
 
 def _vars_analytics(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
     lit = Literal
-    key_path = v["_key_path"]
     return {
         "EDXAPP_LMS_BASE_SCHEME": lit(v["edxapp.scheme"]),
         "EDXAPP_LMS_BASE": lit(v["edxapp.lms_host"]),
@@ -155,8 +167,12 @@ def _vars_analytics(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
         "INSIGHTS_BACKEND_SERVICE_EDX_OAUTH2_KEY": lit(v["insights.oauth2_key"]),
         "INSIGHTS_BACKEND_SERVICE_EDX_OAUTH2_SECRET": lit(v["insights.oauth2_secret"]),
         "INSIGHTS_SOCIAL_AUTH_REDIRECT_IS_HTTPS": v["insights.base_url"].startswith("https://"),
-        # The path is a value of its own: inside the lookup's Jinja2 it would be templated.
-        KEY_FILE_VAR: lit(key_path),
+        "JENKINS_VERSION": lit(v["jenkins.version"]),
+        "jenkins_jvm_args": lit(JENKINS_JVM_ARGS),
+        # Jenkins' nginx site: off Insights' public ports, on one no security group opens.
+        "jenkins_nginx_port": v["jenkins.nginx_port"],
+        "jenkins_server_name": lit(v["jenkins.server_name"]),
+        KEY_FILE_VAR: lit(v["ansible.private_key"]),
         "JENKINS_ANALYTICS_CREDENTIALS": [
             {
                 "id": Template("{{ ANALYTICS_SCHEDULE_MASTER_SSH_CREDENTIAL_ID }}"),
@@ -165,7 +181,7 @@ def _vars_analytics(v: Values, b: Mapping[str, str]) -> dict[str, Any]:
                 "type": "ssh-private-key",
                 "passphrase": Template("{{ ANALYTICS_SCHEDULE_MASTER_SSH_CREDENTIAL_PASSPHRASE }}"),
                 "description": "ssh key of the analytics instances, from the secure repo",
-                "privatekey": Template(f"{{{{ lookup('file', {KEY_FILE_VAR}) }}}}"),
+                "privatekey": Template(KEY_LOOKUP),
             }
         ],
         "ANALYTICS_SCHEDULE_SECURE_REPO_URL": lit(v["pipeline.secure_repo_url"]),
@@ -301,10 +317,7 @@ PATHS = tuple(f.path for f in FILES)
 
 def values(session: Session) -> dict[str, Any]:
     """Every input, resolved and validated; missing answers raise one error naming them all."""
-    resolved = session.resolved.require(INPUTS)
-    key = os.path.expanduser(resolved["ansible.private_key"])
-    resolved["_key_path"] = key if os.path.isabs(key) else str(session.repo / key)
-    return resolved
+    return session.resolved.require(INPUTS)
 
 
 def _text(value: Any) -> str:
@@ -442,11 +455,14 @@ def check_rules(docs: Mapping[str, Document]) -> list[str]:
             )
 
     insights_ports = [vars_.get("INSIGHTS_NGINX_PORT"), vars_.get("INSIGHTS_NGINX_SSL_PORT")]
-    jenkins_ports = {8080, 8081}
+    nginx = vars_.get("jenkins_nginx_port")
+    nginx_port = 8081 if nginx is MISSING else _as_int(nginx)
+    jenkins_ports = {8080, nginx_port}
     for port in insights_ports:
         if port is not MISSING and _as_int(port) in jenkins_ports:
             problems.append(
-                f"Insights nginx port {_text(port)} clashes with Jenkins (8080, nginx 8081)"
+                f"Insights nginx port {_text(port)} clashes with Jenkins (8080, nginx "
+                f"{nginx_port}): set jenkins.nginx_port to a port of its own (8081)"
             )
     if len({_as_int(p) for p in insights_ports if p is not MISSING}) < len(
         [p for p in insights_ports if p is not MISSING]

@@ -438,12 +438,32 @@ def tool_version(name: str) -> str | None:
     return match[1] if match else "found"
 
 
+def playbooks_ansible(ctx: Context) -> str | None:
+    """The ansible-playbook the playbooks step will use, with its version; None if none."""
+    from ..ansible import AnsibleError, find_ansible_playbook
+
+    answer = ctx.session.resolved.get("ansible.ansible_playbook")
+    chosen = Path(str(answer)).expanduser() if answer else None
+    if chosen is not None and not chosen.is_absolute():
+        chosen = ctx.session.repo / chosen
+    try:
+        found = find_ansible_playbook(chosen, ctx.path("ansible.configuration_dir"))
+    except (AnsibleError, Missing):
+        return None
+    return f"ansible-playbook {found.path} ({found.version})"
+
+
 def check_tools(ctx: Context) -> Check:
+    names = [name for name in TOOLS if name != "ansible-playbook"]
     with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
-        versions = dict(zip(TOOLS, pool.map(tool_version, TOOLS), strict=True))
+        playbooks = pool.submit(playbooks_ansible, ctx)
+        versions = dict(zip(names, pool.map(tool_version, names), strict=True))
+        which = playbooks.result()
     found = [f"{name} {version}" for name, version in versions.items() if version]
     missing = [name for name in ("terraform", "git", "ssh") if not versions[name]]
-    if not versions["ansible-playbook"]:
+    if which:
+        found.append(which)
+    else:
         checkout = ctx.path("ansible.configuration_dir")
         playbook = checkout / "playbooks" / "analytics_single.yml"
         if playbook.is_file():
