@@ -560,7 +560,7 @@ def test_terraform_killed_mid_apply_is_reported_and_recovered(
 
     done = runner.recover(run)
     assert done[0].startswith("pushed errored.tfstate")
-    assert any(line.startswith("refreshed the state from AWS") for line in done)
+    assert any(line.startswith("refreshed the state from AWS") for line in done), done
     copies = list(run.directory.glob(f"*-{tf.ERRORED_STATE}"))
     assert len(copies) == 1 and mode(copies[0]) == 0o600
     assert not (workdir / tf.ERRORED_STATE).exists()

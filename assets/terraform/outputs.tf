@@ -4,17 +4,17 @@
 
 output "rds_host_name" {
   description = "Host name of the analytics RDS, without :port."
-  value       = var.create_rds ? aws_db_instance.analytics[0].address : var.existing_rds_host
+  value       = var.create_rds ? one(aws_db_instance.analytics[*].address) : var.existing_rds_host
 }
 
 output "rds_port" {
   description = "Port of the analytics RDS."
-  value       = var.create_rds ? aws_db_instance.analytics[0].port : 3306
+  value       = var.create_rds ? one(aws_db_instance.analytics[*].port) : 3306
 }
 
 output "elasticsearch_learners_host" {
   description = "Endpoint host of the learners Elasticsearch domain, without https://."
-  value       = var.create_elasticsearch ? aws_opensearch_domain.learners[0].endpoint : var.existing_elasticsearch_host
+  value       = var.create_elasticsearch ? one(aws_opensearch_domain.learners[*].endpoint) : var.existing_elasticsearch_host
 
   precondition {
     condition     = var.create_elasticsearch || var.existing_elasticsearch_host != ""
