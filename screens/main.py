@@ -1,6 +1,6 @@
 """The main screen: the step list beside the selected step, with key bindings in the footer.
 
-It knows no step by name: every available step gets the form its declaration describes, and
+It knows no step by name: every step gets the form its declaration describes, and
 its preview is the screen its declared view asks for.
 """
 
@@ -18,12 +18,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, OptionList, Static
 
-from wizard.engine import DONE, UNAVAILABLE, Session, StepStatus
-from wizard.steps import STEPS, by_name
+from wizard.engine import DONE, Session, StepStatus
+from wizard.steps import NAMES, STEPS, by_name
 
 from .sidebar import STATES, StepList
 from .step_form import StepForm, form_class
-from .summary import StepSummary
 
 
 class StatesChecked(Message):
@@ -33,13 +32,12 @@ class StatesChecked(Message):
 
 
 def first_step_to_do(session: Session) -> str:
-    """The first available step the ledger does not record as done (the last one if all are)."""
-    available = [step.name for step in STEPS if step.available]
-    for name in available:
+    """The first step the ledger does not record as done (the last one if all are)."""
+    for name in NAMES:
         record = session.ledger.steps.get(name)
         if record is None or record.status != DONE:
             return name
-    return available[-1]
+    return NAMES[-1]
 
 
 class MainScreen(Screen[None]):
@@ -66,13 +64,10 @@ class MainScreen(Screen[None]):
             yield StepList()
             with Vertical(id="step"):
                 yield Static(id="step-heading")
-                initial = self.selected if self.has_form(self.selected) else "summary"
-                with ContentSwitcher(initial=initial, id="step-view"):
+                with ContentSwitcher(initial=self.selected, id="step-view"):
                     for info in STEPS:
-                        if info.available:
-                            step = info.load()
-                            yield form_class(step)(self.session, step)
-                    yield StepSummary(id="summary")
+                        step = info.load()
+                        yield form_class(step)(self.session, step)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -103,14 +98,9 @@ class MainScreen(Screen[None]):
             self.form.query_one(Input).focus()
 
     @property
-    def form(self) -> StepForm | None:
-        """The selected step's form (None for a step without one)."""
-        if not self.has_form(self.selected):
-            return None
+    def form(self) -> StepForm:
+        """The selected step's form."""
         return self.query_one(f"#{self.selected}", StepForm)
-
-    def has_form(self, name: str) -> bool:
-        return by_name(name).available
 
     # --- steps ------------------------------------------------------------------------
 
@@ -152,20 +142,14 @@ class MainScreen(Screen[None]):
         if status is not None:
             _, word, style = STATES[status.state]
             heading.append(f" · {word}", style=style)
-            # "done" carries a timestamp and "unavailable" is said below; the rest say why.
-            if status.state not in (DONE, UNAVAILABLE):
+            # "done" carries a timestamp; the rest say why.
+            if status.state != DONE:
                 heading.append(f" — {status.reason}")
         self.query_one("#step-heading", Static).update(heading)
 
     def show_step(self, name: str) -> None:
-        step = by_name(name)
         self.selected = name
-        switcher = self.query_one(ContentSwitcher)
-        if self.has_form(name):
-            switcher.current = name
-        else:
-            self.query_one(StepSummary).show(step)
-            switcher.current = "summary"
+        self.query_one(ContentSwitcher).current = name
         self.show_heading()
         self.refresh_bindings()
 
@@ -176,9 +160,8 @@ class MainScreen(Screen[None]):
 
     @on(OptionList.OptionSelected, "#steps")
     def step_selected(self, event: OptionList.OptionSelected) -> None:
-        form = self.form
-        if event.option.id is not None and form is not None:
-            inputs = form.query(Input)
+        if event.option.id is not None:
+            inputs = self.form.query(Input)
             if inputs:
                 inputs.first().focus()
 
@@ -188,25 +171,17 @@ class MainScreen(Screen[None]):
 
     # --- actions ----------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("preview", "toggle_secrets"):
-            return self.form is not None
-        return True
-
     def action_focus_steps(self) -> None:
         self.set_focus(self.query_one(StepList))  # at once, not after the queued keys
 
     def action_toggle_secrets(self) -> None:
         form = self.form
-        if form is not None:
-            shown = form.toggle_secrets()
-            form.say("Secrets are shown; ctrl+t hides them." if shown else "Secrets are hidden.")
+        shown = form.toggle_secrets()
+        form.say("Secrets are shown; ctrl+t hides them." if shown else "Secrets are hidden.")
 
     @on(Button.Pressed, "#preview-button")
     def action_preview(self) -> None:
         form = self.form
-        if form is None:
-            return
         form.confirm_pending()
         problems = form.problems()
         if problems:

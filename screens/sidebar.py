@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from wizard.engine import DONE, FAILED, PENDING, RUNNING, STALE, UNAVAILABLE, StepStatus
+from wizard.engine import DONE, FAILED, PENDING, RUNNING, STALE, StepStatus
 from wizard.steps import STEPS, StepInfo
 
 # Marker and word per state; the glyph carries the state where colour is not shown (vt100).
@@ -18,21 +18,17 @@ STATES: dict[str, tuple[str, str, str]] = {
     PENDING: ("•", "pending", "cyan"),
     FAILED: ("✘", "failed", "red"),
     RUNNING: ("»", "running", "magenta"),
-    UNAVAILABLE: ("–", "not available", "dim"),
 }
 CHECKING = ("…", "checking", "dim")
 
 
 def prompt(step: StepInfo, state: str | None) -> Text:
     marker, word, style = STATES.get(state or "", CHECKING)
-    title_style = "dim" if state == UNAVAILABLE else ""
-    return Text.assemble(
-        (marker, style), " ", (step.title, title_style), "\n", (f"  {word}", f"{style} italic")
-    )
+    return Text.assemble((marker, style), " ", step.title, "\n", (f"  {word}", f"{style} italic"))
 
 
 class StepList(OptionList):
-    """One option per step (id = step name); unavailable steps stay selectable but look it."""
+    """One option per step (id = step name)."""
 
     def __init__(self) -> None:
         super().__init__(*(Option(prompt(s, None), id=s.name) for s in STEPS), id="steps")

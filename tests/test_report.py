@@ -261,7 +261,8 @@ def test_ledger_complete() -> None:
     assert report.ledger_complete([*done, State("report", "pending")]).verdict == PASS
     stale = report.ledger_complete([*done, State("jenkins", "stale", "answers changed")])
     assert stale.verdict == FAIL and "jenkins (stale: answers changed)" in stale.finding
-    assert report.ledger_complete([*done, State("playbooks", "unavailable")]).verdict == WARN
+    pending = report.ledger_complete([*done, State("playbooks", "pending", "not run yet")])
+    assert pending.verdict == FAIL and "playbooks (pending: not run yet)" in pending.finding
 
 
 def test_markdown_and_json() -> None:

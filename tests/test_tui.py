@@ -392,36 +392,26 @@ def test_planted_password_never_reaches_a_preview_screenshot(drive, repo: Path) 
     drive(repo, scenario)
 
 
-# --- steps this version does not have --------------------------------------------------------
+# --- every step has its form -------------------------------------------------------------
 
 
-def test_unavailable_steps_look_unavailable(drive, repo: Path) -> None:
+def test_every_step_is_reached_by_keyboard_and_mouse(drive, repo: Path) -> None:
     make_repo(repo, fixed_answers(), files_done=True)
-    unavailable = [step for step in STEPS if not step.available]
 
     async def scenario(pilot: Pilot[None]) -> None:
         sidebar = sidebar_text(pilot)
-        assert len(sidebar) == 7
-        for step in unavailable:
-            assert sidebar[step.name].endswith("not available")
+        assert list(sidebar) == [step.name for step in STEPS]
         assert "done" in sidebar["files"]
-        if not unavailable:
-            pytest.skip("every step is available in this version")
-        last = unavailable[-1]
-        up = ["up"] * (len(STEPS) - 1 - STEPS.index(last))
-        await pilot.press("f2", "end", *up)  # keyboard: to the step list, that step
-        await pilot.pause()
+        assert sidebar["report"].endswith("pending")
         screen = pilot.app.screen
-        heading = text_of(screen.query_one("#step-heading", Static))
-        assert heading == f"{last.title} · not available"
-        assert text_of(screen.query_one("#step-summary", Static)) == last.summary
-        assert "not available in this version yet" in text_of(
-            screen.query_one("#step-note", Static)
-        )
-        assert not screen.query_one("#files", StepForm).display
-        await pilot.press("ctrl+p")  # the files preview belongs to the files step only
-        await pilot.pause()
-        assert isinstance(pilot.app.screen, MainScreen)
+        await pilot.press("f2", "home")  # keyboard: to the step list, then down it, one by one
+        for step in STEPS:
+            await pilot.pause()
+            assert text_of(screen.query_one("#step-heading", Static)).startswith(step.title)
+            assert screen.query_one(f"#{step.name}", StepForm).display
+            others = [s.name for s in STEPS if s.name != step.name]
+            assert not any(screen.query_one(f"#{name}", StepForm).display for name in others)
+            await pilot.press("down")
         await pilot.click("#steps", offset=(3, 7))  # mouse: the files step's line
         await pilot.pause()
         assert screen.query_one("#files", StepForm).display

@@ -56,9 +56,9 @@ class TestMainScreen:
         make_repo(repo, fixed_answers(), files_done=True)
         assert snap_compare(wizard(repo), run_before=keys())
 
-    def test_unavailable_step(self, snap_compare, wizard, repo: Path) -> None:
-        """The playbooks step (not available here) selected from the keyboard: its summary,
-        plainly not available."""
+    def test_playbooks_step_selected(self, snap_compare, wizard, repo: Path) -> None:
+        """The playbooks step selected from the keyboard: its heading says it has not run yet
+        and its form shows."""
         make_repo(repo, fixed_answers(), files_done=True)
         assert snap_compare(wizard(repo), run_before=keys("f2", "end", "up", "up"))
 

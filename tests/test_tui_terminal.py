@@ -82,7 +82,7 @@ def test_wizard_in_a_real_terminal(tmux: Tmux, repo: Path, term: str) -> None:
     wait_until(lambda: "AWS profile" in screen(tmux), "the prerequisites form", tmux)
     wait_until(lambda: "done" in screen(tmux), "the step states", tmux)
     shown = screen(tmux)
-    for title in ("Prerequisites", "Secure-repo files", "Verification", "not available", "Quit"):
+    for title in ("Prerequisites", "Secure-repo files", "Verification", "pending", "Quit"):
         assert title in shown
 
     # Keyboard only: f2 to the step list, down to the files step, enter into its form, where

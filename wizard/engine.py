@@ -23,7 +23,7 @@ from .redact import Redactor
 from .runlog import RunLog
 from .steps import STEPS, Check, Plan, Step, StepError, StepInfo, by_name
 
-DONE, STALE, PENDING, FAILED, UNAVAILABLE = "done", "stale", "pending", "failed", "unavailable"
+DONE, STALE, PENDING, FAILED = "done", "stale", "pending", "failed"
 RUNNING = "running"  # a detached run (terraform, ansible) is going, or ended unrecorded
 LEDGER_KEY = "ledger_key"
 
@@ -364,8 +364,6 @@ class Session:
         def make(state: str, reason: str) -> StepStatus:
             return StepStatus(step.name, step.title, state, self.redact(reason))
 
-        if not step.available:
-            return make(UNAVAILABLE, "not available in this version yet")
         record = self.ledger.steps.get(step.name)
         if record is None:
             return make(PENDING, "not run yet")

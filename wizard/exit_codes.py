@@ -12,7 +12,7 @@ INTERNAL = 70
 INTERRUPTED = 130
 
 HELP = f"""exit codes:
-  {OK}    success (status: every available step is done)
+  {OK}    success (status: every step is done)
   {FAILED}    a step failed (status: some step is not done)
   {USAGE}    usage error, or answers missing or invalid
   {CONFLICT}    hand-edited values would be overwritten: review, then re-run with --force;

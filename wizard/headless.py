@@ -22,18 +22,16 @@ from rich.markup import escape
 from . import exit_codes, yamlio
 from .answers import AnswersError, flatten
 from .context import RunContext
-from .engine import DONE, UNAVAILABLE, Session, StepStatus
+from .engine import DONE, Session, StepStatus
 from .errors import ConflictError, UsageError, WizardError, explain
 from .redact import MASK
-from .steps import STEPS, Plan, StepError
+from .steps import STEPS, Plan
 
 STATE_STYLE = {
     "done": "green",
     "stale": "yellow",
     "pending": "cyan",
     "failed": "red",
-    "unavailable": "dim",
-    "skipped": "dim",
     "planned": "cyan",
     "conflict": "yellow",
 }
@@ -101,20 +99,11 @@ def check_repo_path(repo: Path) -> None:
         )
 
 
-def check_only(only: Sequence[str] | None) -> None:
-    for step in STEPS:
-        if only and step.name in only and not step.available:
-            raise UsageError(
-                f"the {step.name} step is not available in this version yet",
-                "leave it out of --only (see 'analytics-wizard status')",
-            )
-
-
 def check_required(session: Session, only: Sequence[str] | None) -> None:
     """Every answer the selected steps need, checked up front: one error names them all."""
     problems: list[str] = []
     for step in STEPS:
-        if not step.available or (only and step.name not in only):
+        if only and step.name not in only:
             continue
         try:
             session.resolved.require(step.load().inputs)
@@ -143,7 +132,6 @@ def run(
 
     def body() -> int:
         nonlocal redact
-        check_only(only)
         check_repo_path(repo)
         flat = load_answers_file(answers_file)
         with Session.open(repo, write=not dry_run, command="run") as session:
@@ -196,12 +184,6 @@ def _run_steps(
         decisions["start-at-task"] = start_at_task
     selected = [step for step in STEPS if not only or step.name in only]
     for info in selected:
-        if not info.available:
-            if only:
-                raise StepError(f"the {info.name} step is not available in this version yet")
-            results.append(_result(info.name, "skipped", "not available in this version yet"))
-            console.print(f"[dim]- {info.title}: not available in this version yet[/]")
-            continue
         step = info.load()
         title = info.title
         ctx = RunContext(on_progress=lambda line: console.print(f"  {escape(line)}"))
@@ -422,7 +404,7 @@ def status(repo: Path, *, as_json: bool = False, verify: bool = False) -> int:
             for record in session.ledger.steps.values()
             for check in record.outputs.get("checks") or []
         ]
-        all_done = all(s.state in (DONE, UNAVAILABLE) for s in statuses)
+        all_done = all(s.state == DONE for s in statuses)
         if as_json:
             doc = {
                 "command": "status",

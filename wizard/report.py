@@ -408,18 +408,11 @@ def ledger_complete(states: Iterable[StepState], exclude: Sequence[str] = ("repo
     """``ledger.complete``: every earlier step is done (and still in place)."""
     item = "ledger.complete"
     undone = [s for s in states if s.name not in exclude and s.state != "done"]
-    missing = [s for s in undone if s.state != "unavailable"]
-    if missing:
+    if undone:
         return failed(
             item,
-            "not done: " + "; ".join(f"{s.name} ({s.state}: {s.reason})" for s in missing),
+            "not done: " + "; ".join(f"{s.name} ({s.state}: {s.reason})" for s in undone),
             "run those steps (analytics-wizard status shows why each is not done)",
-        )
-    if undone:
-        return warned(
-            item,
-            "not available in this version: " + ", ".join(s.name for s in undone),
-            "do those parts by hand as the runbook says",
         )
     return passed(item, "every earlier step is done")
 

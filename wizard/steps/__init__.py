@@ -29,15 +29,9 @@ class StepInfo:
     name: str
     title: str
     summary: str
-    module: str | None = None  # None: not available in this version yet
-
-    @property
-    def available(self) -> bool:
-        return self.module is not None
+    module: str
 
     def load(self) -> Step:
-        if self.module is None:
-            raise StepError(f"the {self.name} step is not available in this version yet")
         step: Step = importlib.import_module(self.module).STEP
         return step
 
