@@ -428,7 +428,9 @@ def ready(
     return answers(moto, db, edxapp__lms_url=lms[0], director__key_file=str(keys[1]))
 
 
-def test_every_check_passes_and_the_ledger_records_them(repo: Path, ready: dict[str, Any]) -> None:
+def test_every_check_passes_and_the_ledger_records_them(
+    moto: Moto, repo: Path, ready: dict[str, Any]
+) -> None:
     seen: list[str] = []
     with Session.open(repo, command="test") as session:
         session.merge_answers(flatten(ready, "answers.yml"), "answers.yml")
@@ -442,20 +444,25 @@ def test_every_check_passes_and_the_ledger_records_them(repo: Path, ready: dict[
     assert [c["id"] for c in outputs["checks"]] == list(prereqs.IDS)
     assert outputs["overrides"] == []
 
+    # AWS changes afterwards: plain status reads the ledger (no check runs), --verify notices.
+    remove_tracking_logs(moto)
+    with Session.open(repo, write=False) as session:
+        assert session.step_status(steps.by_name("prereqs")).state == "done"
+        verified = session.step_status(steps.by_name("prereqs"), verify=True)
+    assert verified.state == "stale" and "aws.tracking_logs" in verified.reason, verified
+
+
+def remove_tracking_logs(moto: Moto) -> None:
+    s3 = moto.client("s3")
+    keys = [{"Key": o["Key"]} for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": keys})
+    s3.delete_bucket(Bucket=BUCKET)
+
 
 def test_a_failing_check_fails_the_step_unless_overridden(
     moto: Moto, repo: Path, ready: dict[str, Any]
 ) -> None:
-    moto.client("s3").delete_objects(
-        Bucket=BUCKET,
-        Delete={
-            "Objects": [
-                {"Key": o["Key"]}
-                for o in moto.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
-            ]
-        },
-    )
-    moto.client("s3").delete_bucket(Bucket=BUCKET)
+    remove_tracking_logs(moto)
     with Session.open(repo, command="test") as session:
         session.merge_answers(flatten(ready, "answers.yml"), "answers.yml")
         plan = session.plan("prereqs")

@@ -750,6 +750,11 @@ class PrereqsStep(Step):
         return outputs(plan.checks)
 
     def probe(self, session: Session) -> str | None:
+        """Local: the recorded checks stand while the answers they ran on are unchanged (the
+        engine compares them); running them again is :meth:`verify`'s (``status --verify``)."""
+        return None
+
+    def verify(self, session: Session) -> str | None:
         """None while no check fails that was not overridden when the step ran."""
         record = session.ledger.steps.get(NAME)
         overrides = record.outputs.get("overrides", []) if record else []
