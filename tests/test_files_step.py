@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import PLANTED_PASSWORD, complete_answers, run_cli
 
-from wizard import yamlio
+from wizard import steps, yamlio
 from wizard.answers import flatten
 from wizard.documents import MISSING, is_placeholder, parse
 from wizard.engine import Session
@@ -411,6 +411,26 @@ def test_loosened_modes_are_tightened_again(repo: Path) -> None:
     assert (repo / VARS).stat().st_mode & 0o777 == 0o600
     assert (repo / ANALYTICS_CREDS).stat().st_mode & 0o777 == 0o600
     assert (repo / "analytics-tasks").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_local_probe_of_untouched_files_renders_nothing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """status and the sidebar compare digests; only a file that differs is rendered and parsed."""
+    session_run(repo)
+
+    def rendered(*args: Any) -> Plan:
+        raise AssertionError("the probe rendered the files")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(files_step.FilesStep, "plan", rendered)
+        with Session.open(repo, write=False) as session:
+            status = session.step_status(steps.by_name("files"))
+        assert status.state == "done", status.reason
+    os.chmod(repo / VARS, 0o644)
+    with Session.open(repo, write=False) as session:
+        status = session.step_status(steps.by_name("files"))
+    assert status.state == "stale" and status.reason == f"out of date: {VARS}"
 
 
 # --- cross-file rules ---------------------------------------------------------------------

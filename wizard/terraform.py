@@ -921,6 +921,13 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def state_outputs(workdir: Path) -> dict[str, Any]:
+    """What ``terraform output -json`` says, read from the state file itself (no terraform
+    process: the local probe of ``status`` and the sidebar takes milliseconds)."""
+    outputs = read_state(workdir).get("outputs")
+    return read_outputs(outputs if isinstance(outputs, Mapping) else {})
+
+
 def read_state(workdir: Path) -> dict[str, Any]:
     """``terraform.tfstate`` of ``workdir`` as a document ({} when there is none)."""
     try:

@@ -48,6 +48,7 @@ from ..terraform import (
     confirmed,
     interrupted,
     secure_state_files,
+    state_outputs,
 )
 from .base import KEEP, OVERWRITE, Change, Conflict, Plan, Step, StepError, count
 
@@ -479,7 +480,7 @@ class TerraformStep(Step):
             if digest(key, text) != expected:
                 return f"changed by hand: {path}"
         try:
-            current = runner(session, directory, QUIET).outputs()
+            current = state_outputs(directory)
         except WizardError as exc:
             return str(exc)
         changed = sorted(
