@@ -16,7 +16,6 @@ import os
 import shlex
 import socket
 import threading
-import urllib.request
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from . import ssh
 from .errors import WizardError
 from .findings import Finding, failed, passed, warned
-from .webprobe import HTTP_TIMEOUT, NoRedirect, http_head, reason
+from .webprobe import HTTP_TIMEOUT, fetch, http_head, reason
 
 CONNECTING, UP, DOWN, RECONNECTING, CLOSED = "connecting", "up", "down", "reconnecting", "closed"
 STATES = (CONNECTING, UP, DOWN, RECONNECTING, CLOSED)
@@ -301,20 +300,21 @@ def director_public_address(timeout: float = 1.0) -> str | None:
     """
     if os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
         return None
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect())
     try:
-        token_request = urllib.request.Request(
+        token = fetch(
             f"{IMDS}/api/token",
+            timeout=timeout,
             method="PUT",
             headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
         )
-        with opener.open(token_request, timeout=timeout) as response:
-            token = response.read().decode("ascii").strip()
-        request = urllib.request.Request(
-            f"{IMDS}/meta-data/public-ipv4", headers={"X-aws-ec2-metadata-token": token}
+        if token.status != 200:
+            return None
+        answer = fetch(
+            f"{IMDS}/meta-data/public-ipv4",
+            timeout=timeout,
+            headers={"X-aws-ec2-metadata-token": token.body.decode("ascii").strip()},
         )
-        with opener.open(request, timeout=timeout) as response:
-            address = response.read().decode("ascii").strip()
+        address = answer.body.decode("ascii").strip() if answer.status == 200 else ""
     except (OSError, ValueError, UnicodeDecodeError):
         return None
     return address or None

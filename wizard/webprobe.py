@@ -6,18 +6,12 @@ what they answer with; a redirect is part of that answer, so it is reported, nev
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 HTTP_TIMEOUT = 10  # seconds
 MAX_BODY = 64 * 1024  # the probes read a status page, never more
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is an answer of its own: reported, not followed
 
 
 @dataclass(frozen=True)
@@ -39,18 +33,30 @@ def fetch(
     host: str | None = None,
     timeout: float = HTTP_TIMEOUT,
     proxies: bool = False,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
 ) -> Answer:
-    """``GET url`` once; raises OSError when nothing answers (refused, timeout, TLS, DNS).
+    """``GET url`` (or ``method``) once; raises OSError when nothing answers (refused, timeout,
+    TLS, DNS).
 
     ``host`` overrides the Host header (to ask for one nginx site). Proxies from the environment
     are used only with ``proxies`` (public URLs); the tunnel's end and private addresses never
     go through one.
     """
+    # http.client, ssl and email load here, when a probe runs, not when the wizard starts.
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # a redirect is an answer of its own: reported, not followed
+
     handlers: list[Any] = [NoRedirect()]
     if not proxies:
         handlers.append(urllib.request.ProxyHandler({}))
     opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    sent = {**(headers or {}), **({"Host": host} if host else {})}
+    request = urllib.request.Request(url, headers=sent, method=method)
     try:
         with opener.open(request, timeout=timeout) as response:
             return Answer(response.status, _names(response.headers), response.read(MAX_BODY))

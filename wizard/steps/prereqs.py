@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import mysql, yamlio
+from .. import mysql, webprobe, yamlio
 from ..aws import Aws, AwsError, Target
 from ..context import QUIET, RunContext
 from ..errors import WizardError
@@ -39,7 +39,6 @@ TRACKING_PREFIX = "logs/tracking/"
 TRACKING_LOG = re.compile(r"(?:^|/)tracking\.log-(\d{8})-(\d+)\.gz$")
 EMR_ROLES = ("EMR_DefaultRole", "EMR_EC2_DefaultRole")
 EMR_GROUPS = ("ElasticMapReduce-master", "ElasticMapReduce-slave")
-HTTP_TIMEOUT = 10
 TOOL_TIMEOUT = 30
 
 INPUTS: tuple[str, ...] = (
@@ -318,21 +317,7 @@ def _lms_feature(path: Path) -> Any:
 
 def http_status(url: str) -> int:
     """The HTTP status ``url`` answers with (redirects are not followed); OSError if none."""
-    import urllib.error
-    import urllib.request  # http.client and email: only when a check asks the LMS
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None  # a redirect (e.g. to the login page) is an answer in itself
-
-    opener = urllib.request.build_opener(NoRedirect)
-    try:
-        with opener.open(url, timeout=HTTP_TIMEOUT) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except urllib.error.URLError as exc:
-        raise OSError(str(exc.reason)) from None
+    return webprobe.fetch(url, proxies=True).status
 
 
 def check_oauth2_provider(ctx: Context) -> Check:
