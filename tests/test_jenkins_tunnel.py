@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import web_standins
 from jenkins_standin import JenkinsStandin
 from services import SSHD, free_port
 
@@ -397,3 +398,31 @@ def test_the_laptop_line_is_the_runbooks_ssh_command() -> None:
 def test_the_metadata_lookup_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     assert jt.director_public_address() is None
+
+
+def test_the_director_public_address_comes_from_the_instance_metadata(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """IMDSv2 as EC2 answers it (a token first), stood in for on 127.0.0.1."""
+    metadata = web_standins.Site(
+        {
+            "/latest/api/token": (200, {}, "tok-123"),
+            "/latest/meta-data/public-ipv4": (200, {}, "203.0.113.7"),
+        }
+    ).start()
+    try:
+        monkeypatch.delenv("AWS_EC2_METADATA_DISABLED", raising=False)
+        monkeypatch.setattr(jt, "IMDS", f"http://127.0.0.1:{metadata.port}/latest")
+        assert jt.director_public_address() == "203.0.113.7"
+        (put, token_path, _), (get, address_path, headers) = metadata.requests
+        assert (put, token_path, get, address_path) == (
+            "PUT",
+            "/latest/api/token",
+            "GET",
+            "/latest/meta-data/public-ipv4",
+        )
+        assert {k.lower(): v for k, v in headers.items()}["x-aws-ec2-metadata-token"] == "tok-123"
+        metadata.routes["/latest/meta-data/public-ipv4"] = (404, {}, "no public address")
+        assert jt.director_public_address() is None  # a private-only director
+    finally:
+        metadata.stop()

@@ -26,6 +26,7 @@ class _Server(ThreadingHTTPServer):
 class Site:
     routes: dict[str, Route]
     seen: list[str] = field(default_factory=list)
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     _server: _Server | None = None
 
     def start(self) -> Site:
@@ -39,6 +40,7 @@ class Site:
 
             def do_GET(self) -> None:
                 site.seen.append(self.path)
+                site.requests.append((self.command, self.path, dict(self.headers)))
                 status, headers, body = site.routes.get(
                     self.path.split("?", 1)[0], (404, {}, "not found")
                 )
@@ -49,6 +51,8 @@ class Site:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            do_PUT = do_GET
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
