@@ -531,6 +531,8 @@ def test_terraform_killed_mid_apply_is_reported_and_recovered(
     wait_for(lambda: len(live_instances(moto_stack)) == INSTANCES, "the instances in AWS")
     os.killpg(group, signal.SIGKILL)  # terraform, its provider and the supervisor
     wait_for(lambda: run.state == detached.INTERRUPTED, "the run to be seen as interrupted")
+    # The supervisor may be seen gone while the kernel still closes terraform's files.
+    wait_for(lambda: not tf.lock_held(workdir), "the killed terraform's lock to be released")
 
     why = tf.interrupted(workdir, run)
     assert why is not None
@@ -574,3 +576,10 @@ def test_terraform_killed_mid_apply_is_reported_and_recovered(
     # The refresh cannot know what terraform never recorded: those are listed for the operator.
     after = tf.untracked(aws, tf.read_state(workdir), "acme", "analytics")
     assert sorted(after) == sorted(lines)
+
+    # Adopted (the wizard's f7 / --adopt-untracked): each goes to the address its name gives.
+    for stray in tf.strays(aws, tf.read_state(workdir), "acme", "analytics"):
+        runner.import_resource(stray.address, stray.ident)
+    assert state_ids(workdir, "aws_instance") == in_aws
+    assert tf.untracked(aws, tf.read_state(workdir), "acme", "analytics") == []
+    assert mode(workdir / tf.STATE_FILE) == 0o600

@@ -229,9 +229,12 @@ def test_terraform_killed_mid_apply_is_reported_and_nothing_new_is_planned_over_
         assert refused.returncode == 1, refused.stderr
         assert "the state does not know" in said
         assert all(instance in said for instance in stranded)
-        moto.client("ec2").terminate_instances(InstanceIds=sorted(stranded))
-        done = cli("run", "--answers", answers, repo, "--only", "terraform")
-        assert done.returncode == 0, done.stderr
+        assert "run --adopt-untracked headless" in said
+        adopted = cli("run", "--answers", answers, repo, "--only", "terraform", "--adopt-untracked")
+        assert adopted.returncode == 0, adopted.stderr
+        for instance in stranded:
+            assert f"adopted EC2 instance {instance}" in " ".join(adopted.stderr.split())
+        assert stranded <= state_instances(repo)  # adopted, not replaced by new ones
     else:
         assert refused.returncode == 0, refused.stderr
     assert "repairing the state first" in said

@@ -84,6 +84,12 @@ def build_command_parser() -> argparse.ArgumentParser:
         help="playbooks: start the run at this task (e.g. the one that failed; 'beginning' runs "
         "everything again)",
     )
+    run.add_argument(
+        "--adopt-untracked",
+        action="store_true",
+        help="terraform: first import into the state what an interrupted apply left in AWS "
+        "untracked (as f7 does in the wizard)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON document of the results")
 
     status = sub.add_parser(
@@ -166,6 +172,7 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
                 as_json=args.json,
                 confirm_destroy=args.confirm_destroy,
                 start_at_task=args.start_at_task,
+                adopt_untracked=args.adopt_untracked,
             )
         if args.command == "status":
             return headless.status(Path(args.secure_repo), as_json=args.json, verify=args.verify)

@@ -125,6 +125,7 @@ def run(
     as_json: bool = False,
     confirm_destroy: bool = False,
     start_at_task: str | None = None,
+    adopt_untracked: bool = False,
 ) -> int:
     results: list[dict[str, Any]] = []
     console = err_console()
@@ -149,6 +150,7 @@ def run(
                 results,
                 confirm_destroy=confirm_destroy,
                 start_at_task=start_at_task,
+                actions=["adopt_untracked"] if adopt_untracked and not dry_run else [],
             )
             if session.log.path is not None:
                 console.print(f"[dim]log: {session.log.path}[/]")
@@ -177,6 +179,7 @@ def _run_steps(
     results: list[dict[str, Any]],
     confirm_destroy: bool = False,
     start_at_task: str | None = None,
+    actions: Sequence[str] = (),
 ) -> int:
     # --force overwrites hand-edited files; deleting cloud resources needs its own yes.
     decisions = {"confirm": "destroy"} if confirm_destroy else {}
@@ -196,6 +199,14 @@ def _run_steps(
                     session.resume(info.name, ctx.with_cancel(stop))
                 except Exception as exc:
                     return _failed(session, console, results, info.name, title, exc)
+        for action in step.actions:
+            if action.name in actions:  # what the operator asked for, before planning
+                try:
+                    lines = step.run_action(action.name, session, decisions)
+                except WizardError as exc:
+                    return _failed(session, console, results, info.name, title, exc)
+                for line in lines:
+                    console.print(f"  {escape(session.redact(line))}")
         with console.status(f"{title}: planning…"), interruptible(step.cancellable) as stop:
             try:
                 plan = session.plan(info.name, decisions, force, ctx.with_cancel(stop))

@@ -857,6 +857,11 @@ class Terraform:
         )
         return summary_from_stream(messages) if code == 2 else None
 
+    def import_resource(self, address: str, ident: str) -> None:
+        """``terraform import ADDRESS ID``: the state takes a resource AWS already holds."""
+        self.run(["import", "-input=false", "-no-color", address, ident])
+        secure_state_files(self.workdir)
+
     def outputs(self) -> dict[str, Any]:
         _, _, text = self.run(["output", "-json", "-no-color"])
         try:
@@ -974,14 +979,38 @@ def tracked(state_doc: Mapping[str, Any], resource_type: str) -> dict[str, str]:
 _LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 
 
-def untracked(aws: Aws, state_doc: Mapping[str, Any], client: str, environment: str) -> list[str]:
-    """What AWS holds for this client that the state does not, one actionable line each.
+@dataclass(frozen=True)
+class Stray:
+    """A resource of this client AWS holds and the state does not (an interrupted apply's)."""
 
-    EC2 instances (not terminated) and S3 buckets named as the configuration names them (or
-    carrying the client's tags), whose ids the state lacks: each with how to adopt it
-    (``terraform import``) or remove it."""
+    what: str  # "EC2 instance i-0abc (acme-analytics-1-2, running)"
+    remove: str  # the aws command that deletes it
+    remove_words: str  # "terminate it"
+    address: str  # where `terraform import` puts it ("" when no address of ours is free)
+    ident: str  # the id terraform import takes
+
+    @property
+    def line(self) -> str:
+        """One actionable line: what it is, how to remove it and, if it can be, how to adopt it."""
+        line = (
+            f"{self.what} exists in AWS but not in the terraform state: {self.remove_words} "
+            f"({self.remove})"
+        )
+        if self.address:
+            line += f", or adopt it: in terraform/, terraform import '{self.address}' {self.ident}"
+        return line
+
+
+def untracked(aws: Aws, state_doc: Mapping[str, Any], client: str, environment: str) -> list[str]:
+    """What AWS holds for this client that the state does not, one actionable line each."""
+    return [found.line for found in strays(aws, state_doc, client, environment)]
+
+
+def strays(aws: Aws, state_doc: Mapping[str, Any], client: str, environment: str) -> list[Stray]:
+    """EC2 instances (not terminated) and S3 buckets named as the configuration names them (or
+    carrying the client's tags), whose ids the state lacks."""
     name = f"{client}-{environment}"
-    lines: list[str] = []
+    lines: list[Stray] = []
 
     known = tracked(state_doc, "aws_instance")
     addresses = set(known.values())
@@ -1005,7 +1034,7 @@ def untracked(aws: Aws, state_doc: Mapping[str, Any], client: str, environment: 
                 number = numbered.fullmatch(label)
                 address = f"aws_instance.analytics[{int(number.group(1)) - 1}]" if number else ""
                 lines.append(
-                    _untracked_line(
+                    Stray(
                         f"EC2 instance {instance_id} ({label or 'no Name tag'}, "
                         f"{(instance.get('State') or {}).get('Name', '?')})",
                         f"aws ec2 terminate-instances --instance-ids {instance_id}",
@@ -1034,7 +1063,7 @@ def untracked(aws: Aws, state_doc: Mapping[str, Any], client: str, environment: 
         key = expected.get(bucket_name)
         address = f'aws_s3_bucket.pipeline["{key}"]' if key else ""
         lines.append(
-            _untracked_line(
+            Stray(
                 f"S3 bucket {bucket_name}",
                 f"aws s3 rb s3://{bucket_name}",
                 "delete it if it holds nothing you need",
@@ -1043,13 +1072,6 @@ def untracked(aws: Aws, state_doc: Mapping[str, Any], client: str, environment: 
             )
         )
     return lines
-
-
-def _untracked_line(what: str, remove: str, remove_words: str, address: str, ident: str) -> str:
-    line = f"{what} exists in AWS but not in the terraform state: {remove_words} ({remove})"
-    if address:
-        line += f", or adopt it: in terraform/, terraform import '{address}' {ident}"
-    return line
 
 
 def _bucket_is_ours(aws: Aws, bucket: str, client: str) -> bool:

@@ -44,13 +44,16 @@ from ..terraform import (
     CONFIRM_WORD,
     ApplyProgress,
     PlanSummary,
+    Stray,
     Terraform,
     confirmed,
     interrupted,
+    read_state,
     secure_state_files,
     state_outputs,
+    strays,
 )
-from .base import KEEP, OVERWRITE, Change, Conflict, Plan, Step, StepError, count
+from .base import KEEP, OVERWRITE, Action, Change, Conflict, Plan, Step, StepError, count
 
 if TYPE_CHECKING:
     from ..engine import Session
@@ -63,6 +66,7 @@ OVERRIDE = f"{DIRECTORY}/endpoints_override.tf.json"
 STATE = "terraform.tfstate"
 LOCK_HCL = ".terraform.lock.hcl"
 PLANFILE = "analytics.tfplan"
+ADOPT = Action("adopt_untracked", "Adopt untracked", "f7")
 CONFIRM = "confirm"  # decisions key: the word the operator typed
 # Services the configuration calls; with aws.endpoint_url they all go to that endpoint.
 ENDPOINT_SERVICES = ("ec2", "iam", "opensearch", "rds", "route53", "s3", "sts")
@@ -320,14 +324,42 @@ def _after_last_apply(session: Session, ctx: RunContext) -> list[str]:
     return [f"the last apply was interrupted: {why}", *tf.recover(last, ctx.progress)]
 
 
-def _untracked(session: Session, v: Mapping[str, Any]) -> list[str]:
+def _strays(session: Session, v: Mapping[str, Any]) -> list[Stray]:
     """What AWS holds for this client that the state lacks (an interrupted apply's leftovers)."""
     from ..aws import Target
-    from ..terraform import read_state, untracked
 
     aws = session.backends.aws(Target.from_values(v))
     state = read_state(session.repo / DIRECTORY)
-    return untracked(aws, state, v["client.name"], v["client.environment"])
+    return strays(aws, state, v["client.name"], v["client.environment"])
+
+
+def adopt(session: Session, ctx: RunContext) -> list[str]:
+    """``terraform import`` every stray resource that has an address of ours; what was done,
+    and what is left to remove by hand."""
+    # Refused while an apply runs; an interrupted one's state is repaired first, or pushing
+    # its errored.tfstate back later would drop what is imported now.
+    done = _after_last_apply(session, ctx)
+    v = values(session)
+    found = _strays(session, v)
+    if not found:
+        return [*done, "AWS holds nothing of this client that terraform's state lacks"]
+    directory = session.repo / DIRECTORY
+    if not (directory / STATE).exists():
+        raise StepError(
+            f"there is no terraform state in {DIRECTORY}/ to adopt them into; delete them "
+            "(the commands are in the preview) or run the step once"
+        )
+    tf = runner(session, directory, ctx)
+    ctx.progress("terraform init")
+    tf.init()
+    for stray in found:
+        if not stray.address:
+            done.append(f"not adopted (no free address of ours): {stray.line}")
+            continue
+        ctx.progress(f"terraform import {stray.address} {stray.ident}")
+        tf.import_resource(stray.address, stray.ident)
+        done.append(f"adopted {stray.what} as {stray.address}")
+    return done
 
 
 # --- the step -------------------------------------------------------------------------------
@@ -347,6 +379,7 @@ class TerraformStep(Step):
     verb = "Apply"
     preview_label = "Plan"
     cancellable = True
+    actions = (ADOPT,)
     choosers: ClassVar[Mapping[str, str]] = {
         "terraform.key_pair_name": "key_pairs",
         "terraform.director_security_group_id": "security_groups",
@@ -401,7 +434,7 @@ class TerraformStep(Step):
 
         with _staging(session) as stage:
             summary = _plan_in(session, stage, contents, ctx)
-        found = _untracked(session, v)
+        found = [stray.line for stray in _strays(session, v)]
         if found:
             result.outputs["untracked"] = found
             result.effects.append(
@@ -539,6 +572,11 @@ class TerraformStep(Step):
         ctx.progress(f"following terraform apply (run {run.id}) from its start")
         return _finish(session, tf, run, ctx, record.outputs.get("written") or {}, 0)
 
+    def run_action(self, name: str, session: Session, decisions: Mapping[str, str]) -> list[str]:
+        if name != ADOPT.name:
+            return super().run_action(name, session, decisions)
+        return adopt(session, QUIET)
+
     def committed(self, outputs: Mapping[str, Any]) -> list[str]:
         """The state and the provider lock belong in the secure repo's history with the files."""
         return [*(outputs.get("written") or {}), f"{DIRECTORY}/{STATE}", f"{DIRECTORY}/{LOCK_HCL}"]
@@ -549,8 +587,9 @@ class TerraformStep(Step):
             return None
         return (
             f"AWS holds {len(found)} resource(s) of this client that terraform's state does not "
-            "know (an earlier apply was interrupted): " + "; ".join(found) + ". Import or delete "
-            "them first, or the next apply creates duplicates"
+            "know (an earlier apply was interrupted): " + "; ".join(found) + ". Adopt them first "
+            f"({ADOPT.key} {ADOPT.label} in the wizard, run --adopt-untracked headless: terraform "
+            "import each one) or delete them, or the next apply creates duplicates"
         )
 
     def question(self, plan: Plan) -> str:
