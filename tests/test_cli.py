@@ -281,12 +281,15 @@ def test_dry_run_json(repo: Path, write_answers: WriteAnswers) -> None:
 # --- --only -------------------------------------------------------------------------------
 
 
-def test_only_an_unknown_step_is_a_usage_error(repo: Path, write_answers: WriteAnswers) -> None:
-    result = run(repo, write_answers(complete_answers()), "--only", "jenkin")
+@pytest.mark.parametrize("only", [["jenkin"], ["files,jenkin"], ["files", "--only", "jenkin"]])
+def test_only_an_unknown_step_is_a_usage_error(
+    repo: Path, write_answers: WriteAnswers, only: list[str]
+) -> None:
+    result = run(repo, write_answers(complete_answers()), "--only", *only)
     assert result.returncode == 2
     said = words(result.stderr)
-    assert "invalid choice: 'jenkin'" in said
-    assert "prereqs" in said and "report" in said  # what is allowed
+    assert "argument --only: invalid choice: 'jenkin'" in said
+    assert f"(choose from {', '.join(NAMES)})" in said  # what is allowed
     assert "Traceback" not in result.stderr
     assert not repo.exists()  # refused before anything was touched
 
@@ -295,6 +298,54 @@ def test_only_files_runs_just_that_step(repo: Path, write_answers: WriteAnswers)
     result = run(repo, write_answers(complete_answers()), "--only", "files", "--json")
     assert result.returncode == 0
     assert [s["name"] for s in json.loads(result.stdout)["steps"]] == ["files"]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["--answers", "{answers}", "--only", "files", "{repo}"],  # issue 13: REPO taken as a step
+        ["--only", "files", "{repo}", "--answers", "{answers}"],
+        ["{repo}", "--only", "files", "--answers", "{answers}"],
+        ["--answers", "{answers}", "{repo}", "--only", "files"],
+    ],
+)
+def test_the_secure_repo_may_come_before_or_after_the_options(
+    repo: Path, write_answers: WriteAnswers, order: list[str]
+) -> None:
+    answers = write_answers(complete_answers())
+    args = [a.format(answers=answers, repo=repo) for a in order]
+    result = cli("run", *args, "--json")
+    assert result.returncode == 0, result.stderr
+    assert [s["name"] for s in json.loads(result.stdout)["steps"]] == ["files"]
+    assert (repo / VARS).is_file()  # the repo given, not ./secure-config
+
+
+def with_database(db: Any) -> dict[str, Any]:
+    """Complete answers whose analytics and edxapp DB servers are the test MariaDB."""
+    values = {"host": "127.0.0.1", "port": db.port, "admin_user": db.admin_user}
+    return complete_answers(
+        **{f"database__{k}": v for k, v in values.items()},
+        database__admin_password=db.admin_password,
+        **{f"edxapp__db_{k}": v for k, v in values.items() if k != "admin_user"},
+        edxapp__admin_user=db.admin_user,
+        edxapp__admin_password=db.admin_password,
+    )
+
+
+@pytest.mark.parametrize(
+    "only", [["--only", "files,database"], ["--only", "files", "--only", "database"]]
+)
+def test_only_takes_a_comma_list_or_repeats_and_runs_in_the_wizards_order(
+    repo: Path, write_answers: WriteAnswers, db: Any, only: list[str]
+) -> None:
+    answers = write_answers(with_database(db))
+    result = cli("run", "--answers", answers, *only, "--dry-run", "--json", repo)
+    assert result.returncode == 0, result.stderr
+    steps = json.loads(result.stdout)["steps"]
+    assert [(s["name"], s["state"]) for s in steps] == [
+        ("database", "planned"),  # the database step comes before the files in the wizard
+        ("files", "planned"),
+    ]
 
 
 # --- invalid answers ----------------------------------------------------------------------
