@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PLANTED_PASSWORD, ROOT, cli_env, complete_answers, run_cli
+from conftest import ROOT, cli_env, complete_answers, run_cli
 
 from wizard import __version__, yamlio
 from wizard.answers import flatten
 from wizard.engine import Session
-from wizard.fields import FIELDS
+from wizard.fields import BY_KEY, FIELDS
 from wizard.ledger import SCHEMA_VERSION
 from wizard.lock import LockedError
 from wizard.steps import NAMES, STEPS
+from wizard.steps.files import INPUTS as FILES_INPUTS
 
 WriteAnswers = Callable[..., Path]
 VARS = "vars-analytics.yml"
@@ -150,8 +151,20 @@ def test_tunnel_and_report_need_a_secure_repo(command: str) -> None:
 
 # --- answers-template ---------------------------------------------------------------------
 
-# Values for the REQUIRED keys the template leaves empty (a secret has no example).
-FILL = {"edxapp.migrate_password": PLANTED_PASSWORD}
+# What an operator must answer: required, with no default, not derived, not generated.
+REQUIRED = [
+    f.key
+    for f in FIELDS
+    if f.required and f.default is None and f.derive is None and not f.generated
+]
+# What the terraform step would give the files step (here: existing infrastructure), and the
+# secure repo's remote (the test repo has none).
+INFRASTRUCTURE = (
+    "infrastructure.elasticsearch_host",
+    "infrastructure.emr_subnet_id",
+    "database.host",
+    "pipeline.secure_repo_url",
+)
 
 
 def test_answers_template_is_yaml_with_every_key() -> None:
@@ -165,24 +178,57 @@ def test_answers_template_is_yaml_with_every_key() -> None:
     for line in result.stdout.splitlines():
         if line.startswith("  ") and ":" in line:
             assert "  # " in line, f"no help on {line!r}"
+    for f in FIELDS:
+        if f.default is None:  # an example is never a value: only in the comment
+            assert flat[f.key] is None, f.key
+            if f.example is not None:
+                line = next(x for x in result.stdout.splitlines() if x.startswith(f"  {f.name}:"))
+                assert f"e.g. {f.example}" in line.partition("  # ")[2], line
+
+
+def required_in(text: str) -> list[str]:
+    """The keys the template marks REQUIRED, in its order."""
+    found, group = [], ""
+    for line in text.splitlines():
+        if line and not line.startswith((" ", "#")):
+            group = line.partition(":")[0]
+        elif "# REQUIRED" in line:
+            found.append(f"{group}.{line.strip().partition(':')[0]}")
+    return found
+
+
+def test_an_untouched_template_fails_naming_every_required_key(tmp_path: Path, repo: Path) -> None:
+    text = cli("answers-template").stdout
+    assert required_in(text) == REQUIRED
+    assert {"client.name", "terraform.hosted_zone_domain", "terraform.image_id"} <= set(REQUIRED)
+    untouched = tmp_path / "answers.yml"
+    untouched.write_text(text, encoding="utf-8")
+    for only in ([], ["--only", "files"]):
+        result = cli("run", "--answers", untouched, repo, "--dry-run", *only)
+        assert result.returncode == 2, result.stderr
+        said = words(result.stderr)
+        assert "the answers cannot be used" in said
+        needed = REQUIRED if not only else [k for k in REQUIRED if k in FILES_INPUTS]
+        for key in needed:
+            assert f"{key} ({BY_KEY[key].label}) is required" in said, key
+    assert not (repo / VARS).exists()
 
 
 def test_answers_template_filled_in_makes_a_valid_run(tmp_path: Path, repo: Path) -> None:
     text = cli("answers-template").stdout
     data = yamlio.loads(text)
-    required_empty = []
-    for line in text.splitlines():
-        if "# REQUIRED." in line:
-            name = line.strip().partition(":")[0]
-            group = next(g for g in data if name in (data[g] or {}))
-            if data[group][name] in (None, "", []):
-                required_empty.append(f"{group}.{name}")
-    assert required_empty == list(FILL)
-    for key, value in FILL.items():
+    given = {
+        f"{group}.{name}": value
+        for group, values in complete_answers().items()
+        for name, value in values.items()
+    }
+    for key in [*required_in(text), *INFRASTRUCTURE]:
         group, name = key.split(".")
-        data[group][name] = value
+        data[group][name] = given[key]
     answers = tmp_path / "filled.yml"
     answers.write_text(yamlio.dumps(data), encoding="utf-8")
+    dry = run(repo, answers, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
     result = run(repo, answers)
     assert result.returncode == 0, result.stderr
     assert (repo / VARS).is_file()
@@ -281,12 +327,15 @@ def test_dry_run_json(repo: Path, write_answers: WriteAnswers) -> None:
 # --- --only -------------------------------------------------------------------------------
 
 
-def test_only_an_unknown_step_is_a_usage_error(repo: Path, write_answers: WriteAnswers) -> None:
-    result = run(repo, write_answers(complete_answers()), "--only", "jenkin")
+@pytest.mark.parametrize("only", [["jenkin"], ["files,jenkin"], ["files", "--only", "jenkin"]])
+def test_only_an_unknown_step_is_a_usage_error(
+    repo: Path, write_answers: WriteAnswers, only: list[str]
+) -> None:
+    result = run(repo, write_answers(complete_answers()), "--only", *only)
     assert result.returncode == 2
     said = words(result.stderr)
-    assert "invalid choice: 'jenkin'" in said
-    assert "prereqs" in said and "report" in said  # what is allowed
+    assert "argument --only: invalid choice: 'jenkin'" in said
+    assert f"(choose from {', '.join(NAMES)})" in said  # what is allowed
     assert "Traceback" not in result.stderr
     assert not repo.exists()  # refused before anything was touched
 
@@ -295,6 +344,54 @@ def test_only_files_runs_just_that_step(repo: Path, write_answers: WriteAnswers)
     result = run(repo, write_answers(complete_answers()), "--only", "files", "--json")
     assert result.returncode == 0
     assert [s["name"] for s in json.loads(result.stdout)["steps"]] == ["files"]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["--answers", "{answers}", "--only", "files", "{repo}"],  # issue 13: REPO taken as a step
+        ["--only", "files", "{repo}", "--answers", "{answers}"],
+        ["{repo}", "--only", "files", "--answers", "{answers}"],
+        ["--answers", "{answers}", "{repo}", "--only", "files"],
+    ],
+)
+def test_the_secure_repo_may_come_before_or_after_the_options(
+    repo: Path, write_answers: WriteAnswers, order: list[str]
+) -> None:
+    answers = write_answers(complete_answers())
+    args = [a.format(answers=answers, repo=repo) for a in order]
+    result = cli("run", *args, "--json")
+    assert result.returncode == 0, result.stderr
+    assert [s["name"] for s in json.loads(result.stdout)["steps"]] == ["files"]
+    assert (repo / VARS).is_file()  # the repo given, not ./secure-config
+
+
+def with_database(db: Any) -> dict[str, Any]:
+    """Complete answers whose analytics and edxapp DB servers are the test MariaDB."""
+    values = {"host": "127.0.0.1", "port": db.port, "admin_user": db.admin_user}
+    return complete_answers(
+        **{f"database__{k}": v for k, v in values.items()},
+        database__admin_password=db.admin_password,
+        **{f"edxapp__db_{k}": v for k, v in values.items() if k != "admin_user"},
+        edxapp__admin_user=db.admin_user,
+        edxapp__admin_password=db.admin_password,
+    )
+
+
+@pytest.mark.parametrize(
+    "only", [["--only", "files,database"], ["--only", "files", "--only", "database"]]
+)
+def test_only_takes_a_comma_list_or_repeats_and_runs_in_the_wizards_order(
+    repo: Path, write_answers: WriteAnswers, db: Any, only: list[str]
+) -> None:
+    answers = write_answers(with_database(db))
+    result = cli("run", "--answers", answers, *only, "--dry-run", "--json", repo)
+    assert result.returncode == 0, result.stderr
+    steps = json.loads(result.stdout)["steps"]
+    assert [(s["name"], s["state"]) for s in steps] == [
+        ("database", "planned"),  # the database step comes before the files in the wizard
+        ("files", "planned"),
+    ]
 
 
 # --- invalid answers ----------------------------------------------------------------------

@@ -253,13 +253,18 @@ class TargetHostKeyUnknown(ssh.HostKeyUnknown):
                 scan,
             ]
         )
-        self.args = (
+        # What the operator sees (explain() reads message and fix): the scan runs on the director.
+        self.message = (
             f"the SSH host {ssh.host_label(host, port)} (reached through {jump.label}) is not "
-            f"in {known_hosts}; it presents the {key_type} key {fingerprint}. Check that "
-            "fingerprint with the host's owner (on the host: ssh-keygen -lf "
-            "/etc/ssh/ssh_host_*_key.pub) and accept it to continue (headless: add it to "
-            f"known_hosts, e.g. {on_director} >> {known_hosts})",
+            f"in {known_hosts}; it presents the {key_type} key {fingerprint}"
         )
+        self.fix = (
+            "check that fingerprint with the host's owner (on the host: ssh-keygen -lf "
+            "/etc/ssh/ssh_host_*_key.pub) and accept it to continue (headless: run again with "
+            f"{ssh.TRUST_OPTION} {fingerprint}, or add it to known_hosts, e.g. {on_director} >> "
+            f"{known_hosts})"
+        )
+        self.args = (f"{self.message}. {self.fix[0].upper()}{self.fix[1:]}",)
 
 
 def _prefer_known(transport: Any, known: dict[str, Any]) -> None:
@@ -312,6 +317,7 @@ def _check_key(
             unknown = ssh.HostKeyUnknown(host, port, key.get_name(), presented, known_hosts)
         else:
             unknown = TargetHostKeyUnknown(host, port, key.get_name(), presented, known_hosts, jump)
+        ssh.note_presented(unknown)
         if presented not in accept and not (confirm is not None and confirm(unknown)):
             raise unknown
         if record:

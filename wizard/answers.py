@@ -259,29 +259,35 @@ class Resolved:
 
 
 def template() -> str:
-    """A complete, commented answers file (``analytics-wizard answers-template``)."""
+    """A complete, commented answers file (``analytics-wizard answers-template``).
+
+    A key without a default is left empty, its example in the comment: a template run untouched
+    fails naming every required key, instead of deploying the examples."""
     lines = [
         "# analytics-wizard answers file. Use with: analytics-wizard run --answers FILE",
-        "# Every key is optional unless marked REQUIRED; a missing secret is generated.",
+        "# Every key is optional unless marked REQUIRED; an empty value means not given (a",
+        "# missing secret is generated, a derived value is taken from the earlier steps).",
         "",
     ]
     for group in GROUPS:
         lines.append(f"{group}:  # {GROUP_TITLES.get(group, group)}")
         for f in (f for f in FIELDS if f.group == group):
-            value = f.example if f.example is not None else f.default
-            if f.kind == "list" and value is None:
-                value = []
-            rendered = yamlio.dumps({f.name: value}).rstrip("\n")
-            if f.secret and value is None:
-                rendered = f"{f.name}: null"
-            marker = (
-                "REQUIRED. "
-                if f.required and f.default is None and f.derive is None and not f.generated
-                else ""
-            )
-            note = f.help
-            if f.derive is not None and f.example is None:
-                note += " (derived when empty)"
-            lines.append(f"  {rendered}  # {marker}{note}")
+            value = f.default  # an empty list would be an answer: it hides the derived one
+            if value is not None:
+                rendered = yamlio.dumps({f.name: value}).rstrip("\n")
+            else:
+                rendered = f"{f.name}: null" if f.secret else f"{f.name}:"
+            required = f.required and f.default is None and f.derive is None and not f.generated
+            example = f", e.g. {f.example}" if f.example is not None and value is None else ""
+            if required:
+                note = f"REQUIRED{example}. {f.help}"
+            else:
+                note = f.help
+                if f.derive is not None and value is None:
+                    note += " (derived when empty"
+                    note += f"{example})" if example else ")"
+                elif example:
+                    note += f" (e.g. {f.example})"
+            lines.append(f"  {rendered}  # {note}")
         lines.append("")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ The TUI itself is passed in by the launcher (``screens.entry``) so this module n
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from .steps import NAMES
 DEFAULT_REPO = "secure-config"
 
 OpenTui = Callable[[Path], int]
+FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 
 
 def _repo_arg(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +28,29 @@ def _repo_arg(parser: argparse.ArgumentParser) -> None:
         metavar="SECURE_REPO",
         help=f"the client's secure repo (created and git-initialised if missing; default ./{DEFAULT_REPO})",
     )
+
+
+def step_names(text: str) -> list[str]:
+    """``--only``'s value: one step name or a comma list of them (argparse reports a bad one)."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in NAMES]
+    if unknown or not names:
+        shown = ", ".join(repr(name) for name in unknown) or repr(text)
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {shown} (choose from {', '.join(NAMES)})"
+        )
+    return names
+
+
+def host_key_fingerprint(text: str) -> str:
+    """``--trust-host-key``'s value: an OpenSSH SHA256 fingerprint, as ssh-keygen -l prints."""
+    fingerprint = text.strip().rstrip("=")
+    if not FINGERPRINT.fullmatch(fingerprint):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a SHA256 host key fingerprint (SHA256: then 43 characters, as "
+            "'ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub' prints on the host)"
+        )
+    return fingerprint
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,10 +89,11 @@ def build_command_parser() -> argparse.ArgumentParser:
     _repo_arg(run)
     run.add_argument(
         "--only",
-        nargs="+",
-        choices=NAMES,
-        metavar="STEP",
-        help=f"run only these steps ({', '.join(NAMES)})",
+        action="extend",
+        type=step_names,
+        metavar="STEP[,STEP]",
+        help=f"run only these steps, in the wizard's order; a comma list, or repeat the option "
+        f"(steps: {', '.join(NAMES)})",
     )
     run.add_argument(
         "--dry-run", action="store_true", help="show what would change; change nothing"
@@ -89,6 +115,22 @@ def build_command_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="terraform: first import into the state what an interrupted apply left in AWS "
         "untracked (as f7 does in the wizard)",
+    )
+    run.add_argument(
+        "--accept",
+        action="append",
+        metavar="CHECK_ID",
+        help="prereqs: go on although this check fails, as 'o' does in the wizard (you dealt "
+        "with it another way); recorded in the ledger as an override; repeat for several",
+    )
+    run.add_argument(
+        "--trust-host-key",
+        action="append",
+        type=host_key_fingerprint,
+        metavar="SHA256:…",
+        help="trust an SSH host that is not in known_hosts when it presents this key (a "
+        "fingerprint you checked with the host's owner); it is then added to known_hosts; "
+        "repeat for several",
     )
     run.add_argument("--json", action="store_true", help="print one JSON document of the results")
 
@@ -173,6 +215,8 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
                 confirm_destroy=args.confirm_destroy,
                 start_at_task=args.start_at_task,
                 adopt_untracked=args.adopt_untracked,
+                accept=args.accept or (),
+                trust_host_keys=args.trust_host_key or (),
             )
         if args.command == "status":
             return headless.status(Path(args.secure_repo), as_json=args.json, verify=args.verify)

@@ -5,7 +5,7 @@ The TUI, headless mode and the tests all go through :class:`Session`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -247,14 +247,16 @@ class Session:
         self.check_unchanged(plan)
         self.log.write(f"{plan.step}: applying {len(plan.pending)} change(s)")
         outputs = self._guard(
-            plan.step, lambda: step.apply(self, plan, self._context(plan.step, ctx))
+            plan.step, lambda: step.apply(self, plan, self._context(plan.step, ctx)), plan.checks
         )
         digests = self.input_digests(plan.inputs)
         wrote = [c.path for c in plan.pending]
         self._done(step, digests, outputs, [c.path for c in plan.changes], wrote)
         return outputs
 
-    def _guard(self, name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _guard(
+        self, name: str, work: Callable[[], dict[str, Any]], checks: Sequence[Check] = ()
+    ) -> dict[str, Any]:
         """``work()``; a failure is recorded as the step's (a run left running is not one)."""
         try:
             return work()
@@ -262,7 +264,8 @@ class Session:
             raise  # the ledger keeps saying "running"; a later wizard picks the run up
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt)
-            self.fail(name, "interrupted" if interrupted else str(explain(exc, self.redact)))
+            reason = "interrupted" if interrupted else str(explain(exc, self.redact))
+            self.fail(name, reason, checks)
             raise
 
     def _done(
@@ -341,17 +344,23 @@ class Session:
                 "preview the step again",
             )
 
-    def fail(self, name: str, reason: str) -> None:
+    def fail(self, name: str, reason: str, checks: Sequence[Check] = ()) -> None:
+        """Record ``name`` as failed; ``checks`` (those that failed it) replace the recorded
+        ones, so ``status`` shows why."""
         reason = self.redact(reason)
         self.log.write(f"{name}: failed: {reason}")
         if self.write:
             previous = self.ledger.steps.get(name)
+            outputs = dict(previous.outputs) if previous else {}
+            if checks:
+                outputs["checks"] = [c.to_json() for c in checks]
+                outputs["overrides"] = [c.id for c in checks if c.overridden]
             self.ledger.record(
                 name,
                 StepRecord(
                     status=FAILED,
                     inputs=previous.inputs if previous else {},
-                    outputs=previous.outputs if previous else {},
+                    outputs=outputs,
                     reason=reason,
                 ),
             )

@@ -11,10 +11,10 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -26,6 +26,10 @@ from .engine import DONE, Session, StepStatus
 from .errors import ConflictError, UsageError, WizardError, explain
 from .redact import MASK
 from .steps import STEPS, Plan
+from .steps.base import OVERRIDE
+
+if TYPE_CHECKING:
+    from .ssh import HostKeyUnknown
 
 STATE_STYLE = {
     "done": "green",
@@ -115,6 +119,77 @@ def check_required(session: Session, only: Sequence[str] | None) -> None:
         raise AnswersError(problems)
 
 
+ACCEPT_HINT = (
+    "fix each failing check as it says and run again; a check you have dealt with another way "
+    "can be accepted with --accept CHECK_ID (recorded as an override)"
+)
+
+
+def overridable_checks() -> tuple[str, ...]:
+    """The ids of the checks --accept may name (those of steps whose failures can be
+    overridden: the prerequisites)."""
+    return tuple(cid for info in STEPS if (step := info.load()).overridable for cid in step.checks)
+
+
+def operator_decisions(
+    accept: Sequence[str], trust_host_keys: Sequence[str], only: Sequence[str] | None
+) -> dict[str, str]:
+    """The decisions --accept and --trust-host-key make; an unknown check id is a usage error."""
+    if not accept and not trust_host_keys:
+        return {}
+    from . import ssh  # paramiko is not loaded: only the names of decisions
+
+    ids = overridable_checks()
+    unknown = [cid for cid in accept if cid not in ids]
+    if unknown:
+        raise UsageError(
+            f"--accept {', '.join(unknown)}: not a check that can be accepted",
+            f"name one of the prerequisite checks: {', '.join(ids)}",
+        )
+    decisions = {OVERRIDE + cid: "yes" for cid in accept}
+    decisions.update(ssh.trusted_host_keys(trust_host_keys))
+    return decisions
+
+
+def unused_decisions(
+    accept: Sequence[str],
+    trust_host_keys: Sequence[str],
+    results: Sequence[Mapping[str, Any]],
+    presented: Sequence[HostKeyUnknown],
+) -> list[str]:
+    """What to tell about an --accept or --trust-host-key that changed nothing in this run.
+
+    A warning, not an error: the same command line is run again once the key is recorded in
+    known_hosts or the check is fixed, and must not start failing for that."""
+    from . import ssh
+
+    found: list[str] = []
+    checks = {c["id"]: c for r in results for c in r.get("checks", []) if "id" in c}
+    for cid in dict.fromkeys(accept):
+        check = checks.get(cid)
+        if check is None:
+            found.append(f"--accept {cid}: the check did not run in this run; nothing accepted")
+        elif not check.get("overridden"):
+            found.append(
+                f"--accept {cid}: the check did not fail ({check.get('verdict')}); nothing was "
+                "overridden"
+            )
+    asked = {unknown.fingerprint for unknown in presented}
+    for fingerprint in dict.fromkeys(trust_host_keys):
+        if fingerprint in asked:
+            continue
+        others = "; ".join(
+            f"{ssh.host_label(u.host, u.port)} presented {u.fingerprint}"
+            for u in {u.fingerprint: u for u in presented}.values()
+        )
+        found.append(
+            f"{ssh.TRUST_OPTION} {fingerprint}: no SSH host presented this key as unknown in this "
+            "run (a key already in known_hosts needs no trust); nothing was trusted with it"
+            + (f" — {others}" if others else "")
+        )
+    return found
+
+
 def run(
     repo: Path,
     answers_file: Path,
@@ -126,13 +201,17 @@ def run(
     confirm_destroy: bool = False,
     start_at_task: str | None = None,
     adopt_untracked: bool = False,
+    accept: Sequence[str] = (),
+    trust_host_keys: Sequence[str] = (),
 ) -> int:
     results: list[dict[str, Any]] = []
+    warnings: list[str] = []
     console = err_console()
     redact: Callable[[str], str] = str
 
     def body() -> int:
         nonlocal redact
+        given = operator_decisions(accept, trust_host_keys, only)
         check_repo_path(repo)
         flat = load_answers_file(answers_file)
         with Session.open(repo, write=not dry_run, command="run") as session:
@@ -141,17 +220,26 @@ def run(
                 console.print(f"[yellow]! fixed:[/] {escape(fix)}")
             session.merge_answers(flat, str(answers_file))
             check_required(session, only)
-            code = _run_steps(
-                session,
-                only,
-                dry_run,
-                force,
-                console,
-                results,
-                confirm_destroy=confirm_destroy,
-                start_at_task=start_at_task,
-                actions=["adopt_untracked"] if adopt_untracked and not dry_run else [],
-            )
+            from . import ssh
+
+            with ssh.unknown_keys_presented() as presented:
+                try:
+                    code = _run_steps(
+                        session,
+                        only,
+                        dry_run,
+                        force,
+                        console,
+                        results,
+                        confirm_destroy=confirm_destroy,
+                        start_at_task=start_at_task,
+                        given=given,
+                        actions=["adopt_untracked"] if adopt_untracked and not dry_run else [],
+                    )
+                finally:
+                    warnings.extend(unused_decisions(accept, trust_host_keys, results, presented))
+                    for warning in warnings:
+                        console.print(f"[yellow]! warning:[/] {escape(warning)}")
             if session.log.path is not None:
                 console.print(f"[dim]log: {session.log.path}[/]")
             return code
@@ -165,6 +253,7 @@ def run(
             "exit_code": code,
             "steps": results,
             "checks": [check for result in results for check in result.pop("checks", [])],
+            "warnings": warnings,
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     return code
@@ -180,11 +269,13 @@ def _run_steps(
     confirm_destroy: bool = False,
     start_at_task: str | None = None,
     actions: Sequence[str] = (),
+    given: Mapping[str, str] | None = None,
 ) -> int:
     # --force overwrites hand-edited files; deleting cloud resources needs its own yes.
     decisions = {"confirm": "destroy"} if confirm_destroy else {}
     if start_at_task:
         decisions["start-at-task"] = start_at_task
+    decisions.update(given or {})  # --accept, --trust-host-key
     selected = [step for step in STEPS if not only or step.name in only]
     for info in selected:
         step = info.load()
@@ -223,9 +314,11 @@ def _run_steps(
         problem = step.blocking(plan)
         if problem:
             if not dry_run:
-                session.fail(info.name, problem)
+                session.fail(info.name, problem, checks=plan.checks)
             results.append(_result(info.name, "failed", session.redact(problem), plan=plan))
             console.print(f"[red]✘ {title}:[/] {escape(session.redact(problem))}")
+            if step.overridable:
+                console.print(f"  [dim]fix:[/] {escape(ACCEPT_HINT)}")
             return exit_codes.FAILED
         if plan.conflicts:
             _print_conflicts(console, plan, session)

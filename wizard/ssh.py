@@ -17,7 +17,8 @@ import select
 import socket
 import stat
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from .errors import NeedsDecision, WizardError
 
 CONNECT_TIMEOUT = 10
 # Decisions (see wizard.errors.NeedsDecision) naming a host key the operator accepted:
-# ``ssh-host-key:<host>:<port>`` (or plain ``ssh-host-key``) = its SHA256 fingerprint.
+# ``ssh-host-key:<host>:<port>`` (or plain ``ssh-host-key``) = its SHA256 fingerprint;
+# headless ``run --trust-host-key`` gives ``ssh-host-key:trusted:<n>`` (any host presenting it).
 HOST_KEY = "ssh-host-key"
+TRUST_OPTION = "--trust-host-key"
 
 # paramiko logs refused channels and dropped connections itself; without a handler Python would
 # print those raw lines on stderr. The wizard reports them as its own sentences instead.
@@ -41,6 +44,34 @@ def accepted_host_keys(decisions: Mapping[str, str] | None) -> list[str]:
         for key, value in (decisions or {}).items()
         if key == HOST_KEY or key.startswith(HOST_KEY + ":")
     ]
+
+
+def trusted_host_keys(fingerprints: Iterable[str]) -> dict[str, str]:
+    """The decisions that accept an unknown host key presenting one of ``fingerprints``."""
+    return {f"{HOST_KEY}:trusted:{n}": fp for n, fp in enumerate(dict.fromkeys(fingerprints))}
+
+
+# Whoever wants to hear of each unknown host key presented, accepted or not (headless mode, to
+# say which --trust-host-key matched nothing); called from the thread that checked the key.
+_listeners: list[Callable[[HostKeyUnknown], None]] = []
+
+
+@contextmanager
+def unknown_keys_presented() -> Iterator[list[HostKeyUnknown]]:
+    """Collect every unknown host key presented while the block runs."""
+    seen: list[HostKeyUnknown] = []
+    listener = seen.append
+    _listeners.append(listener)
+    try:
+        yield seen
+    finally:
+        _listeners.remove(listener)
+
+
+def note_presented(unknown: HostKeyUnknown) -> None:
+    """Tell the listeners that a host presented a key known_hosts does not hold."""
+    for listener in tuple(_listeners):
+        listener(unknown)
 
 
 class SSHError(WizardError):
@@ -59,8 +90,10 @@ class HostKeyUnknown(SSHError, NeedsDecision):
             f"the SSH host {host_label(host, port)} is not in {known_hosts}; it presents the "
             f"{key_type} key {fingerprint}",
             "check that fingerprint with the host's owner (on the host: ssh-keygen -lf "
-            "/etc/ssh/ssh_host_*_key.pub) and accept it to continue (headless: add it to "
-            f"known_hosts, e.g. ssh-keyscan -p {port} {host} >> {known_hosts})",
+            f"/etc/ssh/ssh_host_*_key.pub) and accept it to continue (headless: run again with "
+            f"{TRUST_OPTION} "
+            f"{fingerprint}, or add it to known_hosts, e.g. ssh-keyscan -p {port} {host} >> "
+            f"{known_hosts})",
             key=f"{HOST_KEY}:{host}:{port}",
             value=fingerprint,
             question=f"Trust the {key_type} key {fingerprint} of {host_label(host, port)} and "
@@ -414,6 +447,7 @@ def open_tunnel(
             unknown = HostKeyUnknown(
                 jump.host, jump.port, key.get_name(), presented, jump.known_hosts_path
             )
+            note_presented(unknown)
             if presented not in accept and not (confirm is not None and confirm(unknown)):
                 raise unknown
             if record:
