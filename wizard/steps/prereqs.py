@@ -631,6 +631,29 @@ CHECKS: dict[str, Callable[[Context], Check]] = {
     "aws.vpc": check_vpc,
 }
 IDS = tuple(CHECKS)
+_AWS = ("aws.profile", "aws.region", "aws.endpoint_url")
+#: The answers each check reads: an override stands while they are unchanged.
+CHECK_INPUTS: dict[str, tuple[str, ...]] = {
+    "aws.credentials": _AWS,
+    "aws.admin": _AWS,
+    "aws.tracking_logs": (*_AWS, "edxapp.tracking_logs_bucket"),
+    "edxapp.database": (
+        "edxapp.db_host",
+        "edxapp.db_port",
+        "edxapp.admin_user",
+        "edxapp.admin_password",
+        "database.tunnel",
+    ),
+    "edxapp.oauth2_provider": (
+        "edxapp.lms_url",
+        "edxapp.lms_config_file",
+        "edxapp.oauth2_provider_confirmed",
+    ),
+    "tools": ("ansible.configuration_dir",),
+    "ssh.keys": ("ansible.private_key", "director.key_file"),
+    "aws.collisions": _AWS,
+    "aws.vpc": _AWS,
+}
 
 
 def run_one(ctx: Context, cid: str) -> Check:
@@ -713,6 +736,7 @@ class PrereqsStep(Step):
     checks = IDS
     check_noun = "prerequisite check"
     overridable = True
+    check_inputs = CHECK_INPUTS
 
     def plan(
         self, session: Session, decisions: Mapping[str, str], force: bool, ctx: RunContext
