@@ -453,6 +453,16 @@ def playbooks_ansible(ctx: Context) -> str | None:
     return f"ansible-playbook {found.path} ({found.version})"
 
 
+#: How to install each tool the ``tools`` check looks for; its fix names only those missing.
+INSTALL = {
+    "terraform": "install terraform (developer.hashicorp.com/terraform/install)",
+    "git": "install git (apt-get install git)",
+    "ssh": "install ssh (apt-get install openssh-client)",
+    "ansible-playbook": "clone edx/configuration with its virtualenv (pip install -r "
+    "requirements.txt) at ansible.configuration_dir",
+}
+
+
 def check_tools(ctx: Context) -> Check:
     names = [name for name in TOOLS if name != "ansible-playbook"]
     with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
@@ -476,9 +486,7 @@ def check_tools(ctx: Context) -> Check:
             FAIL,
             f"not found on PATH: {', '.join(missing)}"
             + (f"; found {', '.join(found)}" if found else ""),
-            "install terraform (developer.hashicorp.com/terraform/install), git and ssh "
-            "(apt-get install git openssh-client), and the edx/configuration checkout with its "
-            "virtualenv (pip install -r requirements.txt) at ansible.configuration_dir",
+            "; ".join(INSTALL[name.split(" ", 1)[0]] for name in missing),
         )
     return Check("tools", PASS, ", ".join(found))
 
