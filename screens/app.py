@@ -42,7 +42,14 @@ class WizardApp(App[None]):
     TITLE = "analytics-wizard"
     # ctrl+p previews the files; the command palette would take that key.
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Keys typed ahead (a burst over a slow SSH link) land in the field they were meant
+        # for: with priority, focus moves when tab is read, before the keys behind it are
+        # handed to the focused field (SPEC §7); the field left confirms its value on blur.
+        Binding("tab", "focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", show=False, priority=True),
+    ]
 
     def __init__(self, session: Session, initial: str | None = None) -> None:
         super().__init__(css_path=assets.path("wizard.tcss"))

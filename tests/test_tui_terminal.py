@@ -106,3 +106,39 @@ def test_wizard_in_a_real_terminal(tmux: Tmux, repo: Path, term: str) -> None:
     saved = yamlio.load(repo / ".wizard" / "answers.yml")
     assert saved["client"]["name"] == "initech"
     Session.open(repo, write=True).close()  # the lock was released on the way out
+
+
+def start_wizard(tmux: Tmux, repo: Path, term: str = "xterm-256color") -> Path:
+    """The wizard on ``repo`` in an 80x24 pane; the file its exit status will be written to."""
+    status_file = repo.parent / "exit-status"
+    wizard = shlex.join([sys.executable, "-m", "screens", str(repo)])
+    command = ["sh", "-c", f"{wizard}; echo $? > {shlex.quote(str(status_file))}; sleep 30"]
+    env = [f"TERM={term}", f"PYTHONPATH={ROOT}", "LANG=C.UTF-8"]
+    started = tmux(
+        "new-session", "-d", "-s", "wizard", "-x", "80", "-y", "24", "env", *env, *command
+    )
+    assert started.returncode == 0, started.stderr
+    return status_file
+
+
+def quit_wizard(tmux: Tmux, status_file: Path) -> None:
+    tmux("send-keys", "-t", "wizard", "C-q")
+    wait_until(status_file.exists, "the wizard exiting", tmux)
+    wait_until(lambda: status_file.read_text().strip() != "", "the exit status", tmux)
+    assert status_file.read_text().strip() == "0"
+
+
+def test_keys_typed_ahead_across_tab_land_in_the_fields_they_were_meant_for(
+    tmux: Tmux, repo: Path
+) -> None:
+    make_repo(repo)
+    status_file = start_wizard(tmux, repo)
+    # A new repo opens on the prerequisites, the AWS profile field focused (its help shows).
+    wait_until(lambda: "aws.profile" in screen(tmux), "focus on the AWS profile", tmux)
+    # One send-keys call: as a fast typist over a laggy SSH link sends them, all at once.
+    tmux("send-keys", "-t", "wizard", "globex-ops", "Tab", "eu-west-1", "Tab", "BTab")
+    wait_until(lambda: "eu-west-1" in screen(tmux), "the typed region", tmux)
+    quit_wizard(tmux, status_file)
+    saved = yamlio.load(repo / ".wizard" / "answers.yml")
+    assert saved["aws"]["profile"] == "globex-ops"
+    assert saved["aws"]["region"] == "eu-west-1"
