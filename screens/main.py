@@ -167,7 +167,13 @@ class MainScreen(Screen[None]):
 
     @on(StepForm.AnswerSaved)
     def answer_saved(self) -> None:
+        self.sync_forms()
         self.refresh_states()
+
+    def sync_forms(self) -> None:
+        """One answer, one value: every form shows the answers as saved now."""
+        for form in self.query(StepForm):
+            form.sync()
 
     # --- actions ----------------------------------------------------------------------
 
@@ -199,6 +205,7 @@ class MainScreen(Screen[None]):
 
     def preview_closed(self, form: StepForm, outcome: str | None) -> None:
         form.reload()
+        self.sync_forms()  # secrets a plan generated show in the other forms too
         if outcome:
             form.say(f"{by_name(form.step.name).title}: {outcome}.")
         self.refresh_states()
