@@ -27,6 +27,9 @@ from screens.conflicts import ConflictChoice
 from screens.field_row import FieldRow
 from screens.main import MainScreen
 from screens.message import MessageScreen
+from wizard import drafts
+from wizard.drafts import Draft
+from wizard.engine import Session
 from wizard.fields import BY_KEY
 
 __all__ = ["drive"]  # the fixture, shared with test_tui
@@ -193,3 +196,16 @@ def test_the_chosen_conflict_answer_shows_without_colour(drive, repo: Path) -> N
     # The glyphs alone (no colour, no style) tell the chosen answer from the other.
     assert seen["keep"] != seen["before keep"]
     assert seen["keep"].replace("keep my value", "") != seen["overwrite"].replace("overwrite", "")
+
+
+# --- issue 13 item 8: drafts (the SIGHUP path itself is in test_tui_terminal.py) -------------
+
+
+def test_a_secret_is_never_kept_as_a_draft(repo: Path) -> None:
+    with Session.open(repo, write=True, command="test") as session:
+        assert not drafts.keep(session, Draft("database", "database.admin_password", "half-a-pw"))
+        assert not drafts.path(session).exists()
+        assert drafts.keep(session, Draft("prereqs", "aws.profile", "globex-o"))
+        assert drafts.path(session).stat().st_mode & 0o777 == 0o600
+        assert drafts.take(session) == Draft("prereqs", "aws.profile", "globex-o")
+        assert not drafts.path(session).exists() and drafts.take(session) is None
