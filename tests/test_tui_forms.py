@@ -23,6 +23,7 @@ from test_tui import (
 from textual.pilot import Pilot
 from textual.widgets import Label, RadioButton
 
+from screens.confirm import ConfirmDialog
 from screens.conflicts import ConflictChoice
 from screens.field_row import FieldRow
 from screens.main import MainScreen
@@ -209,3 +210,21 @@ def test_a_secret_is_never_kept_as_a_draft(repo: Path) -> None:
         assert drafts.path(session).stat().st_mode & 0o777 == 0o600
         assert drafts.take(session) == Draft("prereqs", "aws.profile", "globex-o")
         assert not drafts.path(session).exists() and drafts.take(session) is None
+
+
+def test_a_long_question_in_a_dialog_scrolls_to_its_last_line(drive, repo: Path) -> None:
+    lines = [f"line {n}: the host key of the director changed" for n in range(1, 41)]
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.app.push_screen(ConfirmDialog("\n".join(lines), yes="Trust"))
+        await pilot.pause()
+        assert "line 1:" in shown(pilot)  # it starts on screen
+        assert "Trust (y)" in shown(pilot)  # the buttons stay on screen
+        await pilot.press("pagedown", "pagedown", "pagedown")  # the focus stays on a button
+        await pilot.pause()
+        assert "line 40:" in shown(pilot) and "Trust (y)" in shown(pilot)
+        await pilot.press("shift+tab", "shift+tab", "home")  # or focus the question itself
+        await pilot.pause()
+        assert "line 1:" in shown(pilot)
+
+    drive(repo, scenario, initial="files")
