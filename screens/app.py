@@ -6,6 +6,9 @@ unreadable ledger is reported by the CLI as one clear sentence instead of inside
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import traceback
 from pathlib import Path
 from typing import ClassVar
@@ -42,7 +45,14 @@ class WizardApp(App[None]):
     TITLE = "analytics-wizard"
     # ctrl+p previews the files; the command palette would take that key.
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Keys typed ahead (a burst over a slow SSH link) land in the field they were meant
+        # for: with priority, focus moves when tab is read, before the keys behind it are
+        # handed to the focused field (SPEC §7); the field left confirms its value on blur.
+        Binding("tab", "focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", show=False, priority=True),
+    ]
 
     def __init__(self, session: Session, initial: str | None = None) -> None:
         super().__init__(css_path=assets.path("wizard.tcss"))
@@ -53,6 +63,25 @@ class WizardApp(App[None]):
     def get_default_screen(self) -> MainScreen:
         self.main_screen = MainScreen(self.session, self.initial)
         return self.main_screen
+
+    def on_mount(self) -> None:
+        # A dropped SSH connection sends SIGHUP, whose default ends the process at once:
+        # instead the field being typed in is kept as a draft and the rest confirmed.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hung_up)
+
+    def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+
+    def hung_up(self) -> None:
+        """The terminal is gone: keep what was typed, then leave."""
+        from .drafts import keep_typed
+
+        try:
+            keep_typed(self.main_screen)
+        finally:
+            self.exit()
 
     def _handle_exception(self, error: Exception) -> None:
         # Textual would print a traceback with local variables, and a local may hold a password

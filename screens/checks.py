@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from wizard import overrides
 from wizard.context import Event, RunContext
 from wizard.engine import Session
 from wizard.steps import Check, Plan, Step, by_name
@@ -64,7 +65,8 @@ class ChecksScreen(Screen[str | None]):
         self.step = step
         self.plan: Plan | None = None
         self.results: dict[str, Check] = {}
-        self.decisions: dict[str, str] = {}
+        # Overrides decided earlier stand while the answers their checks read are unchanged.
+        self.decisions: dict[str, str] = overrides.standing(session, step)
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -225,6 +227,7 @@ class ChecksScreen(Screen[str | None]):
         def answered(yes: bool | None) -> None:
             if yes and self.plan is not None:
                 self.decisions[OVERRIDE + check.id] = "yes"
+                overrides.remember(self.session, self.step, check.id)
                 self.busy = True
                 self.run_one(self.plan, check.id)
 

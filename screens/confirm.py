@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -20,6 +20,8 @@ class ConfirmDialog(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
+        Binding("pageup", "scroll_question(-1)", show=False),
+        Binding("pagedown", "scroll_question(1)", show=False),
     ]
 
     def __init__(self, question: str, yes: str = "Yes") -> None:
@@ -29,7 +31,9 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question, id="question", markup=False)
+            # A long question (a changed host key, a plan's list) scrolls; the buttons stay.
+            with VerticalScroll(id="question-body"):
+                yield Static(self.question, id="question", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="warning")
                 yield Button("Cancel (n)", id="no")
@@ -39,6 +43,13 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+    def action_scroll_question(self, pages: int) -> None:
+        body = self.query_one("#question-body", VerticalScroll)
+        if pages > 0:
+            body.scroll_page_down(animate=False)
+        else:
+            body.scroll_page_up(animate=False)
 
     @on(Button.Pressed)
     def pressed(self, event: Button.Pressed) -> None:

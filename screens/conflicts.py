@@ -14,6 +14,16 @@ from wizard.steps import Conflict
 from wizard.steps.base import KEEP, OVERWRITE
 
 
+class ChoiceButton(RadioButton):
+    """A radio button whose choice shows in its glyph, not only in colour (TERM=vt100)."""
+
+    BUTTON_INNER = " "
+
+    def watch_value(self) -> None:
+        self.BUTTON_INNER = "●" if self.value else " "
+        super().watch_value()
+
+
 class ConflictChoice(Vertical):
     """Keep the hand-edited value or overwrite it; secret values are masked until revealed."""
 
@@ -26,8 +36,8 @@ class ConflictChoice(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self.values(), classes="conflict-values")
         with RadioSet(classes="conflict-choice"):
-            yield RadioButton("keep my value", name=KEEP)
-            yield RadioButton("overwrite", name=OVERWRITE)
+            yield ChoiceButton("keep my value", name=KEEP)
+            yield ChoiceButton("overwrite", name=OVERWRITE)
 
     def shown(self, value: object) -> str:
         if not self.conflict.secret:

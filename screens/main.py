@@ -18,9 +18,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, OptionList, Static
 
+from wizard import drafts
 from wizard.engine import DONE, Session, StepStatus
 from wizard.steps import NAMES, STEPS, by_name
 
+from .drafts import restore as restore_draft
 from .sidebar import STATES, StepList
 from .step_form import StepForm, form_class
 
@@ -55,7 +57,12 @@ class MainScreen(Screen[None]):
         self.statuses: dict[str, StepStatus] = {}
         # A step whose run an earlier wizard left is followed at once: show that step.
         running = session.running()
-        self.selected = initial or (running[0] if running else first_step_to_do(session))
+        # What was being typed when the connection dropped shows again, in its step.
+        self.draft = drafts.take(session)
+        draft_step = self.draft.step if self.draft and self.draft.step in NAMES else None
+        self.selected = initial or (
+            running[0] if running else draft_step or first_step_to_do(session)
+        )
         self.checking = self.check_again = False
 
     def compose(self) -> ComposeResult:
@@ -94,6 +101,9 @@ class MainScreen(Screen[None]):
 
     @on(StepForm.Ready)
     def form_ready(self, event: StepForm.Ready) -> None:
+        if self.draft is not None and restore_draft(event.form, self.draft):
+            self.draft = None
+            return
         if self.focused is None and event.form is self.form:
             self.form.query_one(Input).focus()
 
@@ -167,7 +177,13 @@ class MainScreen(Screen[None]):
 
     @on(StepForm.AnswerSaved)
     def answer_saved(self) -> None:
+        self.sync_forms()
         self.refresh_states()
+
+    def sync_forms(self) -> None:
+        """One answer, one value: every form shows the answers as saved now."""
+        for form in self.query(StepForm):
+            form.sync()
 
     # --- actions ----------------------------------------------------------------------
 
@@ -199,6 +215,7 @@ class MainScreen(Screen[None]):
 
     def preview_closed(self, form: StepForm, outcome: str | None) -> None:
         form.reload()
+        self.sync_forms()  # secrets a plan generated show in the other forms too
         if outcome:
             form.say(f"{by_name(form.step.name).title}: {outcome}.")
         self.refresh_states()

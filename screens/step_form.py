@@ -23,12 +23,26 @@ from textual.widgets import Button, Input, Static
 from wizard.engine import Session
 from wizard.errors import NeedsDecision
 from wizard.fields import FIELDS, GROUP_TITLES, Field, FieldError
-from wizard.steps import Step
+from wizard.steps import Step, by_name
 
 from .choices import ChoicesDialog
 from .confirm import ConfirmDialog
 from .field_row import FieldRow, as_text
 from .problems import explained
+
+#: Answers a form also asks where another of its answers is derived from them, so the operator
+#: can give the source where the value is needed (the LMS URL comes from the LMS host).
+ASKED_WITH: dict[str, tuple[str, ...]] = {"edxapp.lms_url": ("edxapp.lms_host",)}
+#: Lines of the message area; a longer message says how to read all of it.
+MESSAGE_LINES = 3
+
+
+def form_keys(step: Step) -> tuple[str, ...]:
+    """The answers ``step``'s form shows: its inputs and the answers they are derived from."""
+    keys = list(step.inputs)
+    for key in step.inputs:
+        keys += [k for k in ASKED_WITH.get(key, ()) if k not in keys]
+    return tuple(keys)
 
 
 def grouped(keys: tuple[str, ...]) -> Iterator[tuple[str, list[Field]]]:
@@ -67,7 +81,12 @@ def form_class(step: Step) -> type[StepForm]:
 class StepForm(Vertical):
     """Inputs for a step's ``inputs``, its action buttons, a message line and the field's help."""
 
-    BINDINGS: ClassVar[list[BindingType]] = []
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+o", "read_message", "Whole message", show=False),
+        # Keys that act on other screens say where they do, rather than nothing.
+        Binding("ctrl+s", "hint_run", show=False),
+        Binding("escape", "hint_back", show=False),
+    ]
 
     class AnswerSaved(Message):
         """An answer was confirmed and saved; step states may have changed."""
@@ -91,18 +110,21 @@ class StepForm(Vertical):
         self.rows: dict[str, FieldRow] = {}
         self.saved: dict[str, str] = {}
         self.secrets_shown = False
+        self.message = ""
 
     def compose(self) -> ComposeResult:
         fields = VerticalScroll(classes="form-fields")
         fields.can_focus = False  # tab goes straight to the fields; focus scrolls them in view
         yield fields
         yield Static(id="form-message")
+        yield Static("… ctrl+o (or a click) shows the whole message", id="form-more")
         yield Static("tab: next field · enter: confirm", id="field-help")
 
     def on_mount(self) -> None:
         # The fields are most of what start-up lays out: paint the step list first, and a
         # step's fields only once that step is shown.
         self.fields_mounted = False
+        self.query_one("#form-more").display = False
         if self.display:
             self.call_after_refresh(self.mount_fields)
 
@@ -116,7 +138,7 @@ class StepForm(Vertical):
             return
         self.fields_mounted = True
         widgets: list[Widget] = []
-        for group, fields in grouped(self.step.inputs):
+        for group, fields in grouped(form_keys(self.step)):
             widgets.append(Static(GROUP_TITLES.get(group, group), classes="group-title"))
             for f in fields:
                 text = as_text(self.session.answers.values.get(f.key))
@@ -172,8 +194,42 @@ class StepForm(Vertical):
             row.show_error()
         self.refresh_placeholders()
 
+    def sync(self) -> None:
+        """Show answers saved elsewhere (another form, a plan), leaving alone a field whose
+        text the operator changed and has not confirmed."""
+        for key, row in self.rows.items():
+            text = as_text(self.session.answers.values.get(key))
+            if text != self.saved[key] and row.input.value == self.saved[key]:
+                self.saved[key] = text
+                row.input.value = text
+                row.show_error()
+        self.refresh_placeholders()
+
     def say(self, message: str) -> None:
+        self.message = message
         self.query_one("#form-message", Static).update(Text(message))
+        width = self.content_region.width or self.app.size.width
+        lines = len(Text(message).wrap(self.app.console, max(width, 1))) if message else 0
+        self.query_one("#form-more").display = lines > MESSAGE_LINES
+
+    def action_read_message(self) -> None:
+        if not self.message:
+            self.say("No message to show; ctrl+o shows a long message in full.")
+            return
+        from .message import MessageScreen
+
+        self.app.push_screen(MessageScreen(by_name(self.step.name).title, self.message))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.widget is not None and event.widget.id in ("form-message", "form-more"):
+            self.action_read_message()
+
+    def action_hint_run(self) -> None:
+        label, verb = self.step.preview_label, self.step.verb
+        self.say(f"ctrl+s works in the preview: ctrl+p ({label}), then ctrl+s ({verb}).")
+
+    def action_hint_back(self) -> None:
+        self.say("Each answer is saved as you leave its field; f2: the step list, ctrl+q: quit.")
 
     # --- events -----------------------------------------------------------------------
 
@@ -235,6 +291,8 @@ class StepForm(Vertical):
             f = row.field
             if row.error is not None:
                 found.append((row, "invalid"))
+            elif key not in self.step.inputs:
+                continue  # asked here for convenience (ASKED_WITH); the step needs the other
             elif f.required and not f.generated and self.resolved(key) in (None, "", []):
                 found.append((row, "required"))
         return found

@@ -373,6 +373,10 @@ def test_a_missing_tool_is_named_and_a_configuration_checkout_stands_in_for_ansi
     found = check(repo, data, "tools")
     assert found.finding.startswith("not found on PATH: terraform;")
     assert "analytics_single.yml" in found.finding
+    # The fix installs what is missing, and only that.
+    assert "terraform" in found.fix
+    for found_here in ("git", "ssh", "configuration", "ansible"):
+        assert found_here not in found.fix, found.fix
 
 
 def test_the_analytics_key_must_be_private_and_not_the_directors(

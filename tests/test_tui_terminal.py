@@ -21,6 +21,7 @@ from snapshot_apps.repos import fixed_answers, make_repo
 
 from wizard import yamlio
 from wizard.engine import Session
+from wizard.lock import LockedError
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 pytestmark = pytest.mark.skipif(not Path(TMUX).exists(), reason="tmux is not installed")
@@ -106,3 +107,78 @@ def test_wizard_in_a_real_terminal(tmux: Tmux, repo: Path, term: str) -> None:
     saved = yamlio.load(repo / ".wizard" / "answers.yml")
     assert saved["client"]["name"] == "initech"
     Session.open(repo, write=True).close()  # the lock was released on the way out
+
+
+def start_wizard(tmux: Tmux, repo: Path, term: str = "xterm-256color") -> Path:
+    """The wizard on ``repo`` in an 80x24 pane; the file its exit status will be written to."""
+    status_file = repo.parent / "exit-status"
+    wizard = shlex.join([sys.executable, "-m", "screens", str(repo)])
+    command = ["sh", "-c", f"{wizard}; echo $? > {shlex.quote(str(status_file))}; sleep 30"]
+    env = [f"TERM={term}", f"PYTHONPATH={ROOT}", "LANG=C.UTF-8"]
+    started = tmux(
+        "new-session", "-d", "-s", "wizard", "-x", "80", "-y", "24", "env", *env, *command
+    )
+    assert started.returncode == 0, started.stderr
+    return status_file
+
+
+def released(repo: Path) -> bool:
+    try:
+        Session.open(repo, write=True).close()
+    except LockedError:
+        return False
+    return True
+
+
+def quit_wizard(tmux: Tmux, status_file: Path) -> None:
+    tmux("send-keys", "-t", "wizard", "C-q")
+    wait_until(status_file.exists, "the wizard exiting", tmux)
+    wait_until(lambda: status_file.read_text().strip() != "", "the exit status", tmux)
+    assert status_file.read_text().strip() == "0"
+
+
+def test_keys_typed_ahead_across_tab_land_in_the_fields_they_were_meant_for(
+    tmux: Tmux, repo: Path
+) -> None:
+    make_repo(repo)
+    status_file = start_wizard(tmux, repo)
+    # A new repo opens on the prerequisites, the AWS profile field focused (its help shows).
+    wait_until(lambda: "aws.profile" in screen(tmux), "focus on the AWS profile", tmux)
+    # One send-keys call: as a fast typist over a laggy SSH link sends them, all at once.
+    tmux("send-keys", "-t", "wizard", "globex-ops", "Tab", "eu-west-1", "Tab", "BTab")
+    wait_until(lambda: "eu-west-1" in screen(tmux), "the typed region", tmux)
+    quit_wizard(tmux, status_file)
+    saved = yamlio.load(repo / ".wizard" / "answers.yml")
+    assert saved["aws"]["profile"] == "globex-ops"
+    assert saved["aws"]["region"] == "eu-west-1"
+
+
+def test_what_was_typed_when_the_connection_dropped_is_back_on_the_next_start(
+    tmux: Tmux, repo: Path
+) -> None:
+    make_repo(repo)
+    start_wizard(tmux, repo)
+    wait_until(lambda: "aws.profile" in screen(tmux), "focus on the AWS profile", tmux)
+    tmux("send-keys", "-t", "wizard", "-l", "globex-o")
+    wait_until(lambda: "globex-o" in screen(tmux), "the typed text", tmux)
+    # The pane goes away as an SSH session does: its processes get SIGHUP.
+    pid = pane(tmux, "pane_pid")
+    tmux("kill-session", "-t", "wizard")
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), "the pane's shell ending", tmux)
+    draft = repo / ".wizard" / "draft.json"
+    wait_until(draft.exists, "the draft written", tmux)
+    wait_until(lambda: released(repo), "the wizard exiting (its lock released)", tmux)
+    assert draft.stat().st_mode & 0o777 == 0o600
+    answers = repo / ".wizard" / "answers.yml"
+    assert not answers.exists() or "globex" not in answers.read_text()  # unfinished: no answer
+
+    status_file = start_wizard(tmux, repo)
+    wait_until(lambda: "connection dropped" in screen(tmux), "the draft restored", tmux)
+    shown = screen(tmux)
+    assert "globex-o" in shown
+    assert not draft.exists()
+    tmux("send-keys", "-t", "wizard", "-l", "ps")
+    tmux("send-keys", "-t", "wizard", "Enter")
+    wait_until(lambda: "globex-ops" in screen(tmux), "the finished text", tmux)
+    quit_wizard(tmux, status_file)
+    assert yamlio.load(repo / ".wizard" / "answers.yml")["aws"]["profile"] == "globex-ops"

@@ -63,6 +63,9 @@ class Session:
         self.repaired: list[str] = []
         # Things a step opened for the rest of the session (a Jenkins tunnel), by name.
         self._kept: dict[str, Closeable] = {}
+        # Checks the operator overrode in this session, with the digests of the answers each
+        # reads (wizard.overrides); the ledger keeps those of a recorded step.
+        self.overrides: dict[str, dict[str, dict[str, str]]] = {}
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ IGNORED = (
     ".wizard/logs/",
     ".wizard/terraform-plan/",
     ".wizard/runs/",
+    ".wizard/draft.json",
     ".wizard/*.tmp",
     "*.tmp",
     "terraform/.terraform/",

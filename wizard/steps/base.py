@@ -192,6 +192,9 @@ class Step(ABC):
     checks: ClassVar[tuple[str, ...]] = ()
     check_noun: ClassVar[str] = "check"
     overridable: ClassVar[bool] = False
+    #: For a CHECKS view: the answers each check reads (an override stands while they are
+    #: unchanged); a check not named here reads all of :attr:`inputs`.
+    check_inputs: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     #: Extra actions of the form, run with :meth:`run_action`.
     actions: ClassVar[tuple[Action, ...]] = ()
     #: Answer keys whose value can be picked from a list AWS gives (key -> aws_choices lookup).

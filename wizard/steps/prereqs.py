@@ -438,6 +438,16 @@ def playbooks_ansible(ctx: Context) -> str | None:
     return f"ansible-playbook {found.path} ({found.version})"
 
 
+#: How to install each tool the ``tools`` check looks for; its fix names only those missing.
+INSTALL = {
+    "terraform": "install terraform (developer.hashicorp.com/terraform/install)",
+    "git": "install git (apt-get install git)",
+    "ssh": "install ssh (apt-get install openssh-client)",
+    "ansible-playbook": "clone edx/configuration with its virtualenv (pip install -r "
+    "requirements.txt) at ansible.configuration_dir",
+}
+
+
 def check_tools(ctx: Context) -> Check:
     names = [name for name in TOOLS if name != "ansible-playbook"]
     with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
@@ -461,9 +471,7 @@ def check_tools(ctx: Context) -> Check:
             FAIL,
             f"not found on PATH: {', '.join(missing)}"
             + (f"; found {', '.join(found)}" if found else ""),
-            "install terraform (developer.hashicorp.com/terraform/install), git and ssh "
-            "(apt-get install git openssh-client), and the edx/configuration checkout with its "
-            "virtualenv (pip install -r requirements.txt) at ansible.configuration_dir",
+            "; ".join(INSTALL[name.split(" ", 1)[0]] for name in missing),
         )
     return Check("tools", PASS, ", ".join(found))
 
@@ -616,6 +624,29 @@ CHECKS: dict[str, Callable[[Context], Check]] = {
     "aws.vpc": check_vpc,
 }
 IDS = tuple(CHECKS)
+_AWS = ("aws.profile", "aws.region", "aws.endpoint_url")
+#: The answers each check reads: an override stands while they are unchanged.
+CHECK_INPUTS: dict[str, tuple[str, ...]] = {
+    "aws.credentials": _AWS,
+    "aws.admin": _AWS,
+    "aws.tracking_logs": (*_AWS, "edxapp.tracking_logs_bucket"),
+    "edxapp.database": (
+        "edxapp.db_host",
+        "edxapp.db_port",
+        "edxapp.admin_user",
+        "edxapp.admin_password",
+        "database.tunnel",
+    ),
+    "edxapp.oauth2_provider": (
+        "edxapp.lms_url",
+        "edxapp.lms_config_file",
+        "edxapp.oauth2_provider_confirmed",
+    ),
+    "tools": ("ansible.configuration_dir",),
+    "ssh.keys": ("ansible.private_key", "director.key_file"),
+    "aws.collisions": _AWS,
+    "aws.vpc": _AWS,
+}
 
 
 def run_one(ctx: Context, cid: str) -> Check:
@@ -698,6 +729,7 @@ class PrereqsStep(Step):
     checks = IDS
     check_noun = "prerequisite check"
     overridable = True
+    check_inputs = CHECK_INPUTS
 
     def plan(
         self, session: Session, decisions: Mapping[str, str], force: bool, ctx: RunContext

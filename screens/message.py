@@ -1,0 +1,38 @@
+"""A message too long for the form's message area, read in full in a scrollable window."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class MessageScreen(ModalScreen[None]):
+    """The whole message; arrows and page keys scroll it, esc or enter closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,q", "close", "Close"),
+    ]
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="message-dialog") as dialog:
+            dialog.border_title = self.title_text
+            dialog.border_subtitle = "esc: close · ↑↓ PgUp PgDn: scroll"
+            with VerticalScroll(id="message-body"):
+                yield Static(Text(self.message), id="message-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#message-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
