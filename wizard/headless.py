@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from . import exit_codes, yamlio
 from .answers import AnswersError, flatten
+from .backends import REAL, Backends
 from .context import RunContext
 from .engine import DONE, Session, StepStatus
 from .errors import ConflictError, UsageError, WizardError, explain
@@ -125,6 +126,7 @@ def run(
     as_json: bool = False,
     confirm_destroy: bool = False,
     start_at_task: str | None = None,
+    backends: Backends = REAL,
 ) -> int:
     results: list[dict[str, Any]] = []
     console = err_console()
@@ -134,7 +136,7 @@ def run(
         nonlocal redact
         check_repo_path(repo)
         flat = load_answers_file(answers_file)
-        with Session.open(repo, write=not dry_run, command="run") as session:
+        with Session.open(repo, write=not dry_run, command="run", backends=backends) as session:
             redact = session.redact
             for fix in session.repaired:
                 console.print(f"[yellow]! fixed:[/] {escape(fix)}")
