@@ -93,7 +93,7 @@ def run_app(repo: Path, demo_backends: Backends | None = None) -> int:
     app = WizardApp(session)
     if demo_backends is not None:
         app.title = f"{WizardApp.TITLE} · DEMO"
-        app.sub_title = f"DEMO · {session.repo.name} · local stand-ins, no AWS account"
+        app.sub_title = f"{session.repo.name} · local stand-ins"
     try:
         app.run()
     finally:

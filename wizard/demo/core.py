@@ -182,9 +182,9 @@ def stop(directory: Path) -> list[str]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     _reap()
-    pids = directory / STATE / PIDS
-    if pids.exists():
-        pids.unlink()
+    for name in (PIDS, "ports.json"):
+        if (directory / STATE / name).exists():
+            (directory / STATE / name).unlink()
     return stopped
 
 
@@ -327,6 +327,7 @@ def environment(directory: Path) -> dict[str, str]:
         "AWS_CONFIG_FILE": str(state / "aws" / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(state / "aws" / "credentials"),
         "AWS_EC2_METADATA_DISABLED": "true",
+        "CHECKPOINT_DISABLE": "1",  # terraform would keep a signature in ~/.terraform.d
         "ANSIBLE_HOME": str(state / "ansible"),
         "ANSIBLE_LOCAL_TEMP": str(state / "ansible" / "tmp"),
         "NO_PROXY": "127.0.0.1,localhost",
