@@ -1,5 +1,6 @@
-# The two entry points of the README: `make run` opens the wizard, `make test` runs every check.
-# Both create the virtual environment (.venv) on first use.
+# The entry points of the README: `make demo` walks every step against local stand-ins, `make run`
+# opens the wizard, `make test` runs every check. Each creates the virtual environment (.venv) on
+# first use.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,8 +8,9 @@ BIN := $(VENV)/bin
 # by open-release/quince), beside the wizard's own ansible-core.
 ANSIBLE210 ?= .venv-ansible210
 REPO ?= secure-config
+DEMO ?= demo-secure-config
 
-.PHONY: run test lint bench clean
+.PHONY: demo demo-stop run test lint bench clean
 
 # System tools the tests drive for real, as tool:Debian package (git for the secure repo, tmux for
 # the terminal test, a throwaway MariaDB and a second sshd for the database step and its tunnel).
@@ -36,6 +38,14 @@ $(ANSIBLE210)/bin/.installed: constraints-ansible210.txt
 	$(ANSIBLE210)/bin/python -m pip install --quiet --no-compile -c constraints-ansible210.txt \
 		ansible==2.10.7 'jinja2<3.1' 'markupsafe<2.1'
 	touch $@
+
+# The demo's stand-ins come from .[test] (moto's server) and the system tools above; its playbooks
+# run with the wizard's own ansible-core, so .venv-ansible210 is not needed.
+demo: $(BIN)/.installed
+	$(BIN)/analytics-wizard demo $(DEMO)
+
+demo-stop: $(BIN)/.installed
+	$(BIN)/analytics-wizard demo --stop $(DEMO)
 
 run: $(BIN)/.installed
 	$(BIN)/analytics-wizard $(REPO)

@@ -18,6 +18,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from wizard import assets, exit_codes
+from wizard.backends import Backends
 from wizard.engine import Session
 
 from .confirm import LEAVE, STOP, QuitDialog
@@ -110,10 +111,18 @@ class WizardApp(App[None]):
         self.exit()
 
 
-def run_app(repo: Path) -> int:
-    """Open ``repo`` for writing, run the wizard on it, release it; the exit code."""
-    session = Session.open(repo, write=True, command="tui")
+def run_app(repo: Path, demo_backends: Backends | None = None) -> int:
+    """Open ``repo`` for writing, run the wizard on it, release it; the exit code.
+
+    ``demo_backends`` (demo mode): the session uses them and every header says DEMO."""
+    if demo_backends is None:
+        session = Session.open(repo, write=True, command="tui")
+    else:
+        session = Session.open(repo, write=True, command="demo", backends=demo_backends)
     app = WizardApp(session)
+    if demo_backends is not None:
+        app.title = f"{WizardApp.TITLE} · DEMO"
+        app.sub_title = f"{session.repo.name} · local stand-ins"
     try:
         app.run()
     finally:

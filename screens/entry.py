@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 
 from wizard import cli
+from wizard.backends import Backends
 
 
-def open_tui(repo: Path) -> int:
+def open_tui(repo: Path, backends: Backends | None = None) -> int:
+    """The wizard on ``repo``; with ``backends`` (demo mode) it says DEMO in every header."""
     from screens.app import run_app
 
-    return run_app(repo)
+    return run_app(repo, backends)
 
 
 def main() -> None:

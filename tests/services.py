@@ -1,309 +1,60 @@
-"""Real services for the tests, on 127.0.0.1 only: a throwaway MariaDB and a second sshd.
+"""The tests' MariaDB and sshd: the ones demo mode runs (wizard/demo/services.py).
 
-Each is started by the test session itself (see the session fixtures that call
-:func:`mariadb_service` / :func:`sshd_service`) and stopped at its end. When a binary is missing
-the tests skip with the reason, except under CI (``CI=true``) where they fail: a CI run must not
-pass by skipping them. ``make`` installs them (``SYSTEM_PACKAGES`` in the Makefile).
+A missing binary skips the tests that need it, except under CI (``CI=true``) where they fail: a
+CI run must not pass by skipping them.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import pytest
+from ci_required import skip_missing
 
-LOOPBACK = "127.0.0.1"
-START_TIMEOUT = 60  # seconds a service may take to come up on a loaded machine
+from wizard.demo import services as _services
+from wizard.demo.services import (
+    LOOPBACK,
+    SSHD,
+    MariaDB,
+    ToolMissing,
+    free_port,
+    stop,
+    tail,
+    wait_for_port,
+)
+
+__all__ = [
+    "LOOPBACK",
+    "SSHD",
+    "MariaDB",
+    "free_port",
+    "mariadb_service",
+    "require",
+    "sshd_service",
+    "stop",
+    "tail",
+    "wait_for_port",
+]
 
 
 def require(binary: str, package: str) -> str:
     """The path of ``binary``; skip (or fail under CI) with the package to install."""
-    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/sbin:/usr/bin")
-    if found:
-        return found
-    message = (
-        f"{binary} is not installed; install the Debian package {package} "
-        f"(make installs it: apt-get install {package})"
-    )
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited early:\n{tail(log)}")
-        try:
-            with socket.create_connection((LOOPBACK, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the service did not listen on {port}:\n{tail(log)}")
-
-
-def tail(path: Path, lines: int = 30) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def stop(process: subprocess.Popen[bytes] | None, *, kill: bool = False) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-# --- MariaDB ------------------------------------------------------------------------------
-
-
-@dataclass
-class MariaDB:
-    """A private MariaDB: own datadir, socket and port; root over the socket, an admin over TCP."""
-
-    base: Path
-    port: int = field(default_factory=free_port)
-    admin_user: str = "wizardadmin"
-    admin_password: str = "admin-Pw-0451"
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def datadir(self) -> Path:
-        return self.base / "data"
-
-    @property
-    def socket_path(self) -> Path:
-        return self.base / "mysqld.sock"
-
-    @property
-    def log(self) -> Path:
-        return self.base / "mariadbd.log"
-
-    def install(self) -> None:
-        install_db = require("mariadb-install-db", "mariadb-server")
-        self.base.mkdir(parents=True, exist_ok=True)
-        args = [
-            install_db,
-            "--no-defaults",
-            f"--datadir={self.datadir}",
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-        ]
-        if os.geteuid() == 0:
-            args.append("--user=root")
-        result = subprocess.run(args, capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            raise RuntimeError(f"mariadb-install-db failed:\n{result.stdout}\n{result.stderr}")
-
-    def start(self) -> None:
-        mariadbd = require("mariadbd", "mariadb-server")
-        args = [
-            mariadbd,
-            "--no-defaults",
-            f"--datadir={self.datadir}",
-            f"--socket={self.socket_path}",
-            f"--port={self.port}",
-            f"--bind-address={LOOPBACK}",
-            f"--pid-file={self.base / 'mariadbd.pid'}",
-            f"--log-error={self.log}",
-            "--skip-log-bin",
-            "--innodb-buffer-pool-size=16M",
-            "--max-connections=60",
-        ]
-        if os.geteuid() == 0:
-            args.append("--user=root")
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port, self.process, self.log)
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                self.root().close()
-                return
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-
-    def stop(self, *, kill: bool = False) -> None:
-        stop(self.process, kill=kill)
-        self.process = None
-
-    def root(self) -> Any:
-        """A connection as root over the unix socket (root has no password here)."""
-        import pymysql
-
-        return pymysql.connect(
-            unix_socket=str(self.socket_path),
-            user="root",
-            password=b"",
-            charset="utf8mb4",
-            autocommit=True,
-        )
-
-    def sql(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        conn = self.root()
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(statement, params or None)
-                return list(cursor.fetchall())
-        finally:
-            conn.close()
-
-    def create_admin(self) -> None:
-        self.sql(
-            "CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s",
-            (self.admin_user, self.admin_password),
-        )
-        self.sql("GRANT ALL PRIVILEGES ON *.* TO %s@'%%' WITH GRANT OPTION", (self.admin_user,))
-
-    def reset(self, keep: tuple[str, ...] = ()) -> None:
-        """Drop what the tests created (the wizard itself never drops anything)."""
-        for (name,) in self.sql("SHOW DATABASES"):
-            if name not in ("mysql", "information_schema", "performance_schema", "sys"):
-                self.sql(f"DROP DATABASE `{name}`")
-        system = {"root", "mariadb.sys", "mysql", self.admin_user, *keep}
-        for user, host in self.sql("SELECT User, Host FROM mysql.user"):
-            if user not in system:
-                self.sql("DROP USER %s@%s", (user, host))
+        return _services.require(binary, package)
+    except ToolMissing as exc:
+        skip_missing(str(exc))
+        raise
 
 
 def mariadb_service(base: Path) -> Iterator[MariaDB]:
-    server = MariaDB(base)
-    server.install()
-    server.start()
     try:
-        server.create_admin()
-        yield server
-    finally:
-        server.stop()
-
-
-# --- sshd ---------------------------------------------------------------------------------
-
-
-@dataclass
-class SSHD:
-    """A second sshd on 127.0.0.1 with its own host key, config and authorized key."""
-
-    base: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host_key(self) -> Path:
-        return self.base / "ssh_host_ed25519_key"
-
-    @property
-    def client_key(self) -> Path:
-        return self.base / "client_ed25519"
-
-    @property
-    def log(self) -> Path:
-        return self.base / "sshd.log"
-
-    @property
-    def user(self) -> str:
-        import pwd
-
-        return pwd.getpwuid(os.geteuid()).pw_name
-
-    def fingerprint(self) -> str:
-        keygen = require("ssh-keygen", "openssh-client")
-        out = subprocess.run(
-            [keygen, "-l", "-E", "sha256", "-f", f"{self.host_key}.pub"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        return out.split()[1]
-
-    def known_hosts_line(self) -> str:
-        kind, key = self.host_key.with_suffix(".pub").read_text().split()[:2]
-        return f"[{LOOPBACK}]:{self.port} {kind} {key}\n"
-
-    def setup(self) -> None:
-        keygen = require("ssh-keygen", "openssh-client")
-        self.base.mkdir(parents=True, exist_ok=True)
-        for key in (self.host_key, self.client_key):
-            subprocess.run(
-                [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "wizard-test", "-f", str(key)],
-                check=True,
-            )
-        authorized = self.base / "authorized_keys"
-        authorized.write_text(self.client_key.with_suffix(".pub").read_text())
-        os.chmod(authorized, 0o600)
-        (self.base / "sshd_config").write_text(
-            "\n".join(
-                [
-                    f"ListenAddress {LOOPBACK}",
-                    f"Port {self.port}",
-                    f"HostKey {self.host_key}",
-                    f"PidFile {self.base / 'sshd.pid'}",
-                    f"AuthorizedKeysFile {authorized}",
-                    "UsePAM no",
-                    "StrictModes no",
-                    "AllowTcpForwarding yes",
-                    "PermitRootLogin prohibit-password",
-                    "PasswordAuthentication no",
-                    "KbdInteractiveAuthentication no",
-                    "PermitTTY yes",
-                    # ansible copies files over sftp, as to a real host
-                    "Subsystem sftp internal-sftp",
-                    # bash skips ~/.bashrc at SHLVL 2: a slow one (e.g. pyenv init) would
-                    # otherwise run for every command ansible sends
-                    "SetEnv SHLVL=1",
-                    "LogLevel VERBOSE",
-                    "",
-                ]
-            )
-        )
-
-    def start(self) -> None:
-        sshd = require("sshd", "openssh-server")
-        Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # its privilege-separation dir
-        self.process = subprocess.Popen(
-            [sshd, "-D", "-e", "-f", str(self.base / "sshd_config"), "-E", str(self.log)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, self.process, self.log)
-
-    def stop(self) -> None:
-        stop(self.process)
-        self.process = None
+        yield from _services.mariadb_service(base)
+    except ToolMissing as exc:
+        skip_missing(str(exc))
 
 
 def sshd_service(base: Path) -> Iterator[SSHD]:
-    server = SSHD(base)
-    server.setup()
-    server.start()
     try:
-        yield server
-    finally:
-        server.stop()
+        yield from _services.sshd_service(base)
+    except ToolMissing as exc:
+        skip_missing(str(exc))

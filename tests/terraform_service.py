@@ -10,8 +10,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from wizard.demo.cloud import MIRROR, cli_config, has_mirror
+
+__all__ = ["MIRROR", "cli_config"]
+
 ROOT = Path(__file__).resolve().parent.parent
-MIRROR = Path("/opt/tf-plugins")
 ES_HOST = "search-acme-analytics-existing.us-east-1.es.amazonaws.com"
 # RDS accepts it; recognisable wherever it must not appear.
 RDS_PASSWORD = "Tfroot8pw" + "y" * 20
@@ -22,20 +25,9 @@ def missing() -> str | None:
     """Why real terraform cannot run here, or None."""
     if shutil.which("terraform") is None:
         return "terraform is not on PATH (install terraform 1.5+)"
-    if not (MIRROR / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+    if not has_mirror():
         return f"the AWS provider mirror {MIRROR} is missing"
     return None
-
-
-def cli_config(directory: Path) -> dict[str, str]:
-    """A CLI configuration that installs providers from the mirror only; its env var."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "terraform.rc"
-    path.write_text(
-        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{MIRROR}"\n  }}\n}}\n',
-        encoding="utf-8",
-    )
-    return {"TF_CLI_CONFIG_FILE": str(path)}
 
 
 def seed(moto: Any) -> dict[str, str]:

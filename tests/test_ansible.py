@@ -1,7 +1,7 @@
 """The ansible adapter against the tests' own sshd, with edx/configuration's ansible and ours.
 
 The sshd on 127.0.0.1 is the analytics instance (and, for the jump-host path, the director
-too). The playbooks are the stand-ins in tests/configuration, run with ansible 2.10.7 (the
+too). The playbooks are the stand-ins in assets/demo/configuration, run with ansible 2.10.7 (the
 version edx/configuration pins, installed by ``make`` in .venv-ansible210) and with the
 wizard's own ansible-core.
 """
@@ -28,7 +28,7 @@ from wizard.ansible_events import RunSummary, follow_events, run_result, summari
 from wizard.answers import flatten
 from wizard.engine import Session
 
-CONFIGURATION = ROOT / "tests" / "configuration"
+CONFIGURATION = ROOT / "assets" / "demo" / "configuration"
 ANSIBLE_210 = ROOT / ".venv-ansible210" / "bin" / "ansible-playbook"
 ANSIBLE_CORE = Path(sys.executable).parent / "ansible-playbook"
 LEAK_MARK = b"Pl4nted"  # every encoding of the planted password keeps this part

@@ -1,7 +1,7 @@
 """The analytics Jenkins jobs: jobs.yml from the answers, rendered by jenkins-job-builder,
 created and updated through the tunnel with python-jenkins.
 
-Jenkins itself is the stand-in of tests/jenkins_standin.py (no Jenkins can be installed here); it
+Jenkins itself is the stand-in of wizard/demo/jenkins_standin.py (no Jenkins can be installed here); it
 answers the REST calls python-jenkins makes, requires the crumb on every POST, and keeps jobs the
 way Jenkins does (re-serialised on save).
 """

@@ -1,5 +1,5 @@
 """The jenkins step, headless and in-process: the tests' sshd is the director, the Jenkins
-stand-in of tests/jenkins_standin.py listens behind it (no Jenkins can be installed here; the
+stand-in of wizard/demo/jenkins_standin.py listens behind it (no Jenkins can be installed here; the
 stand-in answers the REST calls python-jenkins makes and keeps jobs re-serialised as Jenkins does).
 
 The stand-in cannot run Groovy: the script console's reply (``script_output``) is set by each test,

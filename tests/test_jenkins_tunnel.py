@@ -1,6 +1,6 @@
 """The Jenkins tunnel: the tests' sshd is the director, a Jenkins stand-in listens behind it.
 
-The stand-in (tests/jenkins_standin.py) is an HTTP server on loopback, because no Jenkins can be
+The stand-in (wizard/demo/jenkins_standin.py) is an HTTP server on loopback, because no Jenkins can be
 installed here; it answers with the ``X-Jenkins`` header like Jenkins does.
 """
 

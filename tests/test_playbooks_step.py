@@ -1,7 +1,7 @@
 """The playbooks step end to end, against real components on 127.0.0.1.
 
 The tests' sshd is the analytics instance (and, for the jump-host path, the director too); the
-playbooks are the stand-ins in tests/configuration run by ansible 2.10.7 (the version
+playbooks are the stand-ins in assets/demo/configuration run by ansible 2.10.7 (the version
 edx/configuration pins); AWS is a moto server where a VPC 127.0.0.0/16 holds an instance at
 127.0.0.1, so the Jenkins gate finds the loopback target's security group. Jenkins' home is a
 directory of the test's own and the Jenkins user is the test's user (no ``jenkins`` account
@@ -35,7 +35,7 @@ from wizard.errors import Cancelled, NeedsDecision
 from wizard.ssh import HostKeyUnknown
 from wizard.steps import playbooks
 
-CONFIGURATION = ROOT / "tests" / "configuration"
+CONFIGURATION = ROOT / "assets" / "demo" / "configuration"
 ANSIBLE_210 = ROOT / ".venv-ansible210" / "bin" / "ansible-playbook"
 LEAK_MARK = b"Pl4nted"  # every encoding of the planted password keeps this part
 PIPELINE_BUCKET, EMR_BUCKET = "acme-edxanalytics", "acme-analytics-emr"

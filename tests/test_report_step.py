@@ -1,7 +1,7 @@
 """The report step: headless, in-process and in the TUI.
 
-Insights and the Analytics API are local HTTP stand-ins (tests/web_standins.py), Jenkins is the
-stand-in of tests/jenkins_standin.py behind the tests' sshd as the director (none of the three can
+Insights and the Analytics API are local HTTP stand-ins (wizard/demo/web_standins.py), Jenkins is the
+stand-in of wizard/demo/jenkins_standin.py behind the tests' sshd as the director (none of the three can
 be installed here); the creds bucket is on moto.
 """
 

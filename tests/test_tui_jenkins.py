@@ -1,5 +1,5 @@
 """The jenkins step in the TUI (Pilot): the tests' sshd is the director and the Jenkins stand-in
-(tests/jenkins_standin.py; no Jenkins can be installed here) listens behind it."""
+(wizard/demo/jenkins_standin.py; no Jenkins can be installed here) listens behind it."""
 
 from __future__ import annotations
 

@@ -10,13 +10,15 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__, exit_codes
 from .steps import NAMES
 
 DEFAULT_REPO = "secure-config"
+DEMO_DIR = "demo-secure-config"
 
-OpenTui = Callable[[Path], int]
+OpenTui = Callable[..., int]  # (repo) or, in demo mode, (repo, backends=...)
 FINGERPRINT = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 
 
@@ -63,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  status            show each step's state and why\n"
         "  answers-template  print a complete, commented answers file\n"
         "  tunnel            open the Jenkins tunnel only\n"
-        "  report            verify the deployment, item by item\n\n"
+        "  report            verify the deployment, item by item\n"
+        "  demo              the whole flow on this machine against local stand-ins\n\n"
         "Use 'analytics-wizard COMMAND --help' for a command's options.\n\n" + exit_codes.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -186,10 +189,36 @@ def build_command_parser() -> argparse.ArgumentParser:
     )
     _repo_arg(report)
     report.add_argument("--json", action="store_true", help="print one JSON document")
+    _demo_parser(sub)
     return parser
 
 
-COMMANDS = ("run", "status", "answers-template", "tunnel", "report")
+def _demo_parser(sub: Any) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="the whole flow on this machine against local stand-ins",
+        description="Start local stand-ins (AWS on moto, MariaDB, sshd as the director and the "
+        "analytics host, Jenkins, Insights, the Analytics API), write demo answers and open the "
+        "wizard on a demo secure repo in DIR, or run every step headless. No AWS account is "
+        "used and nothing is written outside DIR; the stand-ins stop when it ends.",
+        epilog=exit_codes.HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument(
+        "directory",
+        nargs="?",
+        default=DEMO_DIR,
+        metavar="DIR",
+        help=f"the demo secure repo and the stand-ins' files (default ./{DEMO_DIR})",
+    )
+    demo.add_argument("--headless", action="store_true", help="run every step, then the report")
+    demo.add_argument("--json", action="store_true", help="with --headless: one JSON document")
+    what = demo.add_mutually_exclusive_group()
+    what.add_argument("--stop", action="store_true", help="stop a demo left running")
+    what.add_argument("--reset", action="store_true", help="delete the demo repo, start over")
+
+
+COMMANDS = ("run", "status", "answers-template", "tunnel", "report", "demo")
 
 
 def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> int:
@@ -204,6 +233,19 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
     from . import headless
 
     try:
+        if args.command == "demo":
+            from .demo.command import demo_command
+
+            return demo_command(
+                Path(args.directory),
+                headless=args.headless,
+                as_json=args.json,
+                stop=args.stop,
+                reset=args.reset,
+                open_tui=open_tui,
+            )
+        if args.command in ("run", None) and _demo_repo(Path(args.secure_repo)):
+            return exit_codes.USAGE
         if args.command == "run":
             return headless.run(
                 Path(args.secure_repo),
@@ -246,3 +288,19 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
     except KeyboardInterrupt:
         headless.say_error("interrupted; nothing half-written was left behind")
         return exit_codes.INTERRUPTED
+
+
+def _demo_repo(repo: Path) -> bool:
+    """Whether ``repo`` is a demo repo (then said, with what to do instead)."""
+    if not (repo / ".demo").is_dir():
+        return False  # no import of demo mode for a real repo
+    from . import headless
+    from .demo.core import refuse_demo_repo
+    from .errors import UsageError
+
+    try:
+        refuse_demo_repo(repo)
+    except UsageError as exc:
+        headless.say_error(exc.message, exc.fix)
+        return True
+    return False

@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from . import exit_codes, yamlio
 from .answers import AnswersError, flatten
+from .backends import REAL, Backends
 from .context import RunContext
 from .engine import DONE, Session, StepStatus
 from .errors import ConflictError, UsageError, WizardError, explain
@@ -203,6 +204,7 @@ def run(
     adopt_untracked: bool = False,
     accept: Sequence[str] = (),
     trust_host_keys: Sequence[str] = (),
+    backends: Backends = REAL,
 ) -> int:
     results: list[dict[str, Any]] = []
     warnings: list[str] = []
@@ -214,7 +216,7 @@ def run(
         given = operator_decisions(accept, trust_host_keys, only)
         check_repo_path(repo)
         flat = load_answers_file(answers_file)
-        with Session.open(repo, write=not dry_run, command="run") as session:
+        with Session.open(repo, write=not dry_run, command="run", backends=backends) as session:
             redact = session.redact
             for fix in session.repaired:
                 console.print(f"[yellow]! fixed:[/] {escape(fix)}")
