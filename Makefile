@@ -56,8 +56,12 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Two workers (the machines have two cores; most tests wait on terraform, ansible or a server),
+# a whole module per worker so module-scoped fixtures (one terraform apply) are shared.
+TEST_WORKERS ?= 2
+
 test: lint $(ANSIBLE210)/bin/.installed
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed $(ANSIBLE210)/bin/.installed
 	$(BIN)/python bench/startup

@@ -22,6 +22,25 @@ if TYPE_CHECKING:
 # Under CI, tests skipped because terraform (or another required tool) is missing fail the run.
 pytest_plugins = ["ci_required"]
 
+# The longest modules first: with pytest-xdist (`make test` runs two workers, a module per
+# worker at a time) they start at once on separate workers instead of ending the run on one.
+LONGEST_FIRST = (
+    "test_playbooks_step.py",
+    "test_terraform_step.py",
+    "test_terraform_reattach.py",
+    "test_demo.py",
+    "test_kill.py",
+    "test_terraform_detached.py",
+    "test_private_terraform.py",
+    "test_tui.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept inside
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # A recognisable password with every character class that has bitten a consumer before.

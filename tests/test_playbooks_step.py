@@ -237,7 +237,8 @@ def cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Comp
         [sys.executable, "-m", "screens", *map(str, args)],
         capture_output=True,
         text=True,
-        env=cli_env(**(env or {})),
+        # Wide enough that no temporary path is folded across lines (xdist's are longer).
+        env=cli_env(**{"COLUMNS": "1000", **(env or {})}),
         timeout=TIMEOUT,
     )
 
