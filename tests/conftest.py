@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,21 @@ def write_answers(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return tmp_path / "secure-config"
+
+
+def wait_for(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = 300.0,
+    shown: Callable[[], str] = lambda: "",
+) -> None:
+    """Poll until ``condition()``; past ``timeout`` (a hang guard) fail saying what was awaited
+    and what ``shown()`` shows (e.g. a pane)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:.0f}s\n{shown()}")
+        time.sleep(0.05)
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -14,12 +14,10 @@ import signal
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PLANTED_PASSWORD, cli_env
+from conftest import PLANTED_PASSWORD, cli_env, wait_for
 
 from wizard import detached
 
@@ -63,13 +61,6 @@ def counter(count: int, pause: float, code: int = 0) -> list[str]:
 def start(runs: Path, argv: list[str], **kwargs: object) -> detached.Run:
     env = {**os.environ, **kwargs.pop("extra_env", {})}  # type: ignore[dict-item]
     return detached.start(runs, "demo", argv, cwd=runs, env=env, shown="counter", **kwargs)  # type: ignore[arg-type]
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def start_wizard(

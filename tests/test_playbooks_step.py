@@ -16,7 +16,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 import services
 from ci_required import skip_missing
-from conftest import PLANTED_PASSWORD, ROOT, cli_env, complete_answers
+from conftest import PLANTED_PASSWORD, ROOT, cli_env, complete_answers, wait_for
 from test_tui_terminal import tmux  # noqa: F401
 
 from wizard import yamlio
@@ -43,25 +42,6 @@ SERVICES, JENKINS = "analytics_single.yml", "analytics-jenkins.yml"
 TIMEOUT = 600
 
 
-def wait_for(
-    condition: Callable[[], bool],
-    what: str,
-    timeout: float = 300,
-    seen: Callable[[], str] = lambda: "",
-) -> None:
-    """Poll until ``condition()``; on failure say what ``seen()`` shows (e.g. the pane)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"{what} did not happen within {timeout:.0f}s\n{seen()}")
-
-
-# --- shared components ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
 def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The wizard's AWS calls go through a named profile in a private config file."""
     import moto_service
@@ -743,7 +723,7 @@ def test_the_tui_follows_the_run_again_after_its_terminal_went_away(
     wait_for(
         lambda: "Playbooks: the run ended" in shown("second"),
         "the outcome on the form",
-        seen=lambda: shown("second"),
+        shown=lambda: shown("second"),
     )
     tmux("send-keys", "-t", "second", "C-q")
     assert len(playbook_runs(repo, SERVICES)) == 1

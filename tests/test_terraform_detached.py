@@ -20,14 +20,14 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import terraform_service as ts
 from ci_required import skip_missing
-from conftest import cli_env
+from conftest import cli_env, wait_for
 
 from wizard import detached
 from wizard import terraform as tf
@@ -38,13 +38,6 @@ INSTANCES = 3
 SEED = 20261128
 KILLS = 3
 PLANFILE = "analytics.tfplan"
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def mode(path: Path) -> int:

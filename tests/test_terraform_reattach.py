@@ -15,12 +15,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, cli_env
+from conftest import ROOT, cli_env, wait_for
 from test_terraform_step import RDS_PASSWORD, aws, moto, stack_answers, tf_env  # noqa: F401
 from test_tui_terminal import screen, tmux  # noqa: F401
 
@@ -31,20 +30,6 @@ from wizard.errors import WizardError
 
 SEED = int(os.environ.get("REATTACH_SEED", "7734"))
 TIMEOUT = 900  # seconds a whole apply may take on a loaded 2-core machine
-
-
-def wait_for(
-    condition: Callable[[], bool],
-    what: str,
-    timeout: float = 300,
-    shown: Callable[[], str] = lambda: "",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"{what} did not happen within {timeout:.0f}s\n{shown()}")
 
 
 def cli(*args: str | Path, **extra: str) -> subprocess.CompletedProcess[str]:

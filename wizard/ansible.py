@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import ssh
+from .detached import children
 from .errors import WizardError
 from .fsutil import PRIVATE_DIR_MODE, SECRET_FILE_MODE, atomic_write, ensure_private_dir
 
@@ -652,21 +653,6 @@ def clean_environment(environ: dict[str, str]) -> dict[str, str]:
     return kept
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as handle:
-                found += [int(p) for p in handle.read().split()]
-        except OSError:
-            continue
-    return found
-
-
 def _forward(signum: int, private_data_dir: Path) -> bool:
     """Pass a stop request on to ansible-playbook (ansible-runner starts it in its own session);
     False when it is not running (yet)."""
@@ -675,7 +661,7 @@ def _forward(signum: int, private_data_dir: Path) -> bool:
     except OSError:
         pass
     forwarded = False
-    for child in _children(os.getpid()):
+    for child in children(os.getpid()):
         try:
             os.killpg(os.getpgid(child), signal.SIGINT)
             forwarded = True

@@ -304,7 +304,8 @@ def _text(path: Path) -> str:
         return ""
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The pids of ``pid``'s children (every thread's), from /proc."""
     found: list[int] = []
     try:
         threads = os.listdir(f"/proc/{pid}/task")
@@ -322,12 +323,12 @@ def _children(pid: int) -> list[int]:
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (children first), whatever session each is in."""
     found: list[int] = []
-    pending = _children(pid)
+    pending = children(pid)
     while pending:
         child = pending.pop(0)
         if child not in found:
             found.append(child)
-            pending += _children(child)
+            pending += children(child)
     return found
 
 
