@@ -215,8 +215,13 @@ class Step(ABC):
         """None while what the step did is still in place, else why it is not."""
 
     def verify(self, session: Session) -> str | None:
-        """Like :meth:`probe`, also asking the outside world (``status --verify``)."""
-        return self.probe(session)
+        """:meth:`probe`, then :meth:`verify_outside` (``status --verify``, the report)."""
+        return self.probe(session) or self.verify_outside(session)
+
+    def verify_outside(self, session: Session) -> str | None:
+        """None while the outside world (AWS, the servers, Jenkins) still holds what the step
+        did, else why not; asked only once the local probe passes."""
+        return None
 
     # --- steps whose apply starts a run that outlives the wizard (terraform, ansible) ---------
 

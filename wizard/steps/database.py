@@ -390,11 +390,11 @@ class DatabaseStep(Step):
 
     def probe(self, session: Session) -> str | None:
         """Local: the ledger's record stands while the answers it ran on are unchanged (the
-        engine compares them); logging in is :meth:`verify`'s (``status --verify``)."""
+        engine compares them); logging in is :meth:`verify_outside`'s (``status --verify``)."""
         return None
 
-    def verify(self, session: Session) -> str | None:
-        """None while every user still logs in and has its grants (this logs in to the servers)."""
+    def verify_outside(self, session: Session) -> str | None:
+        """Every user still logs in and has its grants (this logs in to the servers)."""
         v = values(session)
         owned = accounts(v)
         try:

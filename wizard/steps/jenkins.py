@@ -376,11 +376,8 @@ class JenkinsStep(Step):
             return f"{JOBS_FILE} changed since the jobs were applied: run the step to apply it"
         return None
 
-    def verify(self, session: Session) -> str | None:
-        """Also: Jenkins answers and has every declared job, as the wizard last set it."""
-        problem = self.probe(session)
-        if problem:
-            return problem
+    def verify_outside(self, session: Session) -> str | None:
+        """Jenkins answers and has every declared job, as the wizard last set it."""
         text = read_if_exists(session.repo / JOBS_FILE, session.repo) or ""
         rendered = jenkins_jobs.render(text)
         with reach(session, {}) as reached:

@@ -768,11 +768,11 @@ class PrereqsStep(Step):
 
     def probe(self, session: Session) -> str | None:
         """Local: the recorded checks stand while the answers they ran on are unchanged (the
-        engine compares them); running them again is :meth:`verify`'s (``status --verify``)."""
+        engine compares them); running them again is :meth:`verify_outside`'s (``status --verify``)."""
         return None
 
-    def verify(self, session: Session) -> str | None:
-        """None while no check fails that was not overridden when the step ran."""
+    def verify_outside(self, session: Session) -> str | None:
+        """No check fails now that was not overridden when the step ran."""
         record = session.ledger.steps.get(NAME)
         overrides = record.outputs.get("overrides", []) if record else []
         decisions = {OVERRIDE + cid: "yes" for cid in overrides}
