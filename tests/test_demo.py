@@ -157,3 +157,19 @@ def test_the_demo_wizard_says_demo_and_quitting_stops_the_stand_ins(
             not Path(f"/proc/{pid}").exists()
             or b"zombie" in Path(f"/proc/{pid}/status").read_bytes().lower()
         )
+
+
+def test_the_private_mariadb_starts_under_a_deep_directory(tmp_path: Path) -> None:
+    """A unix socket's path may not exceed 107 bytes; a demo directory (or a worker's temporary
+    one) can be deeper than that, and MariaDB refused to start there."""
+    from wizard.demo import services
+
+    base = tmp_path / ("d" * 60) / ("e" * 60) / "mariadb"
+    assert len(str(base / "mysqld.sock")) > 107
+    server = services.MariaDB(base)
+    server.install()
+    server.start()
+    try:
+        assert server.sql("SELECT 1") == [(1,)]
+    finally:
+        server.stop()

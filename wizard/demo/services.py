@@ -85,7 +85,7 @@ def stop(process: subprocess.Popen[bytes] | None, *, kill: bool = False) -> None
 
 @dataclass
 class MariaDB:
-    """A private MariaDB: own datadir, socket and port; root over the socket, an admin over TCP."""
+    """A private MariaDB: own datadir, socket and port; root and an admin over TCP on 127.0.0.1."""
 
     base: Path
     port: int = field(default_factory=free_port)
@@ -97,10 +97,6 @@ class MariaDB:
     @property
     def datadir(self) -> Path:
         return self.base / "data"
-
-    @property
-    def socket_path(self) -> Path:
-        return self.base / "mysqld.sock"
 
     @property
     def log(self) -> Path:
@@ -128,7 +124,9 @@ class MariaDB:
             mariadbd,
             "--no-defaults",
             f"--datadir={self.datadir}",
-            f"--socket={self.socket_path}",
+            # Relative to where it runs (its base): a unix socket's path may not exceed 107
+            # bytes, and a demo directory or a test's temporary one can be deeper than that.
+            "--socket=mysqld.sock",
             f"--port={self.port}",
             f"--bind-address={LOOPBACK}",
             f"--pid-file={self.base / 'mariadbd.pid'}",
@@ -141,6 +139,7 @@ class MariaDB:
             args.append("--user=root")
         self.process = subprocess.Popen(
             args,
+            cwd=self.base,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -165,11 +164,12 @@ class MariaDB:
         self.process = None
 
     def root(self) -> Any:
-        """A connection as root over the unix socket (root has no password here)."""
+        """A connection as root (no password here: mariadb-install-db's root@127.0.0.1)."""
         import pymysql  # type: ignore[import-untyped]
 
         return pymysql.connect(
-            unix_socket=str(self.socket_path),
+            host=LOOPBACK,
+            port=self.port,
             user="root",
             password=b"",
             charset="utf8mb4",
