@@ -217,8 +217,17 @@ class MainScreen(Screen[None]):
         form.reload()
         self.sync_forms()  # secrets a plan generated show in the other forms too
         if outcome:
-            form.say(f"{by_name(form.step.name).title}: {outcome}.")
+            form.say(f"{by_name(form.step.name).title}: {outcome}.{self.next_hint(form.step.name)}")
         self.refresh_states()
+
+    def next_hint(self, done: str) -> str:
+        """After a step completes, the step to do next (the first one after it not done)."""
+        later = NAMES[NAMES.index(done) + 1 :]
+        for name in later:
+            record = self.session.ledger.steps.get(name)
+            if record is None or record.status != DONE:
+                return f" Next: {by_name(name).title} (f2, then down to it and enter)."
+        return ""
 
     def confirm_pending(self) -> None:
         for form in self.query(StepForm):

@@ -227,6 +227,7 @@ def test_tui_writes_the_same_six_files_as_headless(
         await write_files(pilot)
         assert isinstance(pilot.app.screen, MainScreen)
         assert "wrote 6 files" in form_message(pilot)
+        assert "Next: Playbooks (f2, then down to it and enter)." in form_message(pilot)
         assert "done" in sidebar_text(pilot)["files"]
 
     drive(repo, fill_preview_write)

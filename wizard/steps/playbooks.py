@@ -555,7 +555,7 @@ def proceed(
         _picked_up(run)
         done.append(result)
         state["playbooks"] = done
-        ctx.progress(f"{result['playbook']}: done ({result['tasks']} tasks)")
+        ctx.progress(f"{result['playbook']}: done ({count(result['tasks'], 'task')})")
     outputs = after_playbooks(session, job, ctx)
     detached.prune(job.runs_dir, keep=12)
     return {
@@ -858,7 +858,9 @@ class PlaybooksStep(Step):
     def outcome(self, plan: Plan, outputs: Mapping[str, Any]) -> str:
         if plan.outputs.get("_nothing") is not None:
             return "already done; nothing ran"
-        ran = [f"{p['playbook']} ({p['tasks']} tasks)" for p in outputs.get("playbooks") or []]
+        ran = [
+            f"{p['playbook']} ({count(p['tasks'], 'task')})" for p in outputs.get("playbooks") or []
+        ]
         parts = [f"ran {', '.join(ran)}"] if ran else []
         hosts = outputs.get("hosts") or []
         parts.append(f"Jenkins files installed on {count(len(hosts), 'host')}")
