@@ -42,6 +42,7 @@ SERVICES, JENKINS = "analytics_single.yml", "analytics-jenkins.yml"
 TIMEOUT = 600
 
 
+@pytest.fixture(scope="module")
 def aws_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The wizard's AWS calls go through a named profile in a private config file."""
     import moto_service
