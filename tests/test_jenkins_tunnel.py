@@ -6,6 +6,7 @@ installed here; it answers with the ``X-Jenkins`` header like Jenkins does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -426,3 +427,52 @@ def test_the_director_public_address_comes_from_the_instance_metadata(
         assert jt.director_public_address() is None  # a private-only director
     finally:
         metadata.stop()
+
+
+def test_a_connection_dropped_while_data_flows_ends_quietly(
+    sshd: SSHD, director: ssh.JumpHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The director going away mid-transfer ends the forwarded connection without a thread
+    traceback on stderr (paramiko raises EOFError, not only OSError, from a dead transport)."""
+    escaped: list[BaseException] = []
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.thread is not None and args.thread.name.startswith("ssh-"):
+            escaped.append(args.exc_value or RuntimeError())
+
+    monkeypatch.setattr(threading, "excepthook", hook)
+    sink = socket.create_server(("127.0.0.1", 0))
+    sink.settimeout(WAIT)
+
+    def swallow(peer: socket.socket) -> None:
+        with peer, contextlib.suppress(OSError):
+            while peer.recv(65536):
+                pass
+
+    def drain() -> None:
+        with sink, contextlib.suppress(OSError):
+            while True:
+                peer, _ = sink.accept()
+                threading.Thread(target=swallow, args=(peer,), daemon=True).start()
+
+    threading.Thread(target=drain, daemon=True).start()
+    for _ in range(3):
+        tunnel = ssh.open_tunnel(director)
+        try:
+            _, port = tunnel.forward("127.0.0.1", sink.getsockname()[1])
+            client = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+            pumps = [t for t in threading.enumerate() if t.name == "ssh-pump"]
+            sent = 0
+            with client:
+                while sent < 4 << 20:
+                    sent += client.send(b"x" * 65536)
+                drop_connections(sshd)
+                with contextlib.suppress(OSError):
+                    for _ in range(200):
+                        client.sendall(b"x" * 65536)
+            for pump in threading.enumerate():
+                if pump.name == "ssh-pump" and pump not in pumps:
+                    pump.join(WAIT)
+        finally:
+            tunnel.close()
+    assert not escaped, f"a tunnel thread died with {escaped!r}"

@@ -349,6 +349,8 @@ class Tunnel:
             pump.start()
 
     def _pump(self, client: socket.socket, channel: Any) -> None:
+        import paramiko
+
         try:
             while not self._closed.is_set():
                 ready, _, _ = select.select([client, channel], [], [], 0.5)
@@ -362,11 +364,9 @@ class Tunnel:
                     if not data:
                         break
                     client.sendall(data)
-        except OSError:
-            pass  # either side closed: the connection is over
+        except (OSError, EOFError, paramiko.SSHException):
+            pass  # either side closed (a dead transport raises EOFError): the connection is over
         finally:
-            import paramiko
-
             try:
                 channel.close()
             except (OSError, EOFError, paramiko.SSHException):
