@@ -26,7 +26,7 @@ from snapshot_apps.repos import (
 from snapshot_apps.svg_text import svg_text
 from textual.binding import Binding, BindingType
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, Static
 
 from screens.app import InternalError, WizardApp, run_app
 from screens.conflicts import ConflictChoice
@@ -249,6 +249,10 @@ def test_second_write_changes_nothing(drive, repo: Path) -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         preview = await open_preview(pilot)
         assert preview.plan is not None and preview.plan.pending == []
+        # The footer names ctrl+s as the button does ("Write", not a generic "Run").
+        footer = {b.binding.key: b.binding.description for b in preview.active_bindings.values()}
+        button = str(preview.query_one("#run", Button).label)
+        assert footer["ctrl+s"] == preview.step.verb and button.startswith(footer["ctrl+s"])
         await write_files(pilot)
         assert "no changes" in form_message(pilot)
 
