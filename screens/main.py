@@ -6,6 +6,7 @@ its preview is the screen its declared view asks for.
 
 from __future__ import annotations
 
+import time
 import traceback
 from typing import ClassVar
 
@@ -21,6 +22,7 @@ from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Opti
 from wizard import drafts
 from wizard.engine import DONE, Session, StepStatus
 from wizard.steps import NAMES, STEPS, by_name
+from wizard.steps.base import count
 
 from .drafts import restore as restore_draft
 from .sidebar import STATES, StepList
@@ -28,9 +30,24 @@ from .step_form import StepForm, form_class
 
 
 class StatesChecked(Message):
-    def __init__(self, statuses: list[StepStatus]) -> None:
+    def __init__(self, statuses: list[StepStatus], verified: bool = False) -> None:
         super().__init__()
         self.statuses = statuses
+        self.verified = verified  # checked with the outside world (AWS, MySQL, the hosts)
+
+
+def verified_age(verified_at: float | None, now: float) -> str:
+    """How long ago the steps were last verified with the outside world, in a few words."""
+    if verified_at is None:
+        return "not verified yet"
+    minutes = int(max(now - verified_at, 0) // 60)
+    if minutes < 1:
+        return "verified just now"
+    if minutes < 60:
+        return f"verified {minutes} min ago"
+    if minutes < 48 * 60:
+        return f"verified {minutes // 60} h ago"
+    return f"verified {minutes // (24 * 60)} days ago"
 
 
 def first_step_to_do(session: Session) -> str:
@@ -47,6 +64,7 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+p", "preview", "Preview"),
         Binding("ctrl+t", "toggle_secrets", "Secrets"),
+        Binding("ctrl+r", "verify", "Verify"),
         # priority: focus moves before the keys typed right behind f2 are dispatched.
         Binding("f2", "focus_steps", "Steps", priority=True),
     ]
@@ -64,6 +82,12 @@ class MainScreen(Screen[None]):
             running[0] if running else draft_step or first_step_to_do(session)
         )
         self.checking = self.check_again = False
+        # The sidebar's states are local (the ledger, digests, recorded outputs); ctrl+r checks
+        # the outside world too. What it found wrong in a step stays shown until that step runs
+        # again: step name -> (its record's finish time, the state verification gave it).
+        self.verifying = False
+        self.verified_at: float | None = None
+        self.drift: dict[str, tuple[str, StepStatus]] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -82,6 +106,8 @@ class MainScreen(Screen[None]):
         steps.highlighted = steps.get_option_index(self.selected)
         self.show_step(self.selected)
         self.refresh_states()
+        self.show_verified_age()
+        self.set_interval(30, self.show_verified_age)
         # A run an earlier wizard left (killed, or the connection dropped): follow it.
         for name in self.session.running():
             self.reattach(name)
@@ -133,17 +159,70 @@ class MainScreen(Screen[None]):
             statuses = []
         self.post_message(StatesChecked(statuses))
 
+    @work(thread=True, exit_on_error=False, group="verify")
+    def verify_states(self) -> None:
+        try:
+            statuses = Session.open(self.session.repo, write=False).status(verify=True)
+        except Exception:
+            self.session.log.write("verifying the steps failed:\n" + traceback.format_exc())
+            statuses = []
+        self.post_message(StatesChecked(statuses, verified=True))
+
     @on(StatesChecked)
     def states_checked(self, message: StatesChecked) -> None:
-        self.checking = False
-        if self.check_again:
-            self.check_again = False
-            self.refresh_states()
-        statuses = {s.name: s for s in message.statuses}
+        if message.verified:
+            self.verified(message.statuses)
+        else:
+            self.checking = False
+            if self.check_again:
+                self.check_again = False
+                self.refresh_states()
+        statuses = self.with_drift({s.name: s for s in message.statuses})
         if statuses and statuses != self.statuses:
             self.statuses = statuses
             self.query_one(StepList).show_states(statuses.values())
             self.show_heading()
+
+    def verified(self, statuses: list[StepStatus]) -> None:
+        """Verification came back: remember what it found, and say it in the form."""
+        self.verifying = False
+        if not statuses:
+            self.form.say("Verifying failed (the run log says why); ctrl+r tries again.")
+            self.show_verified_age()
+            return
+        self.verified_at = time.time()
+        self.show_verified_age()
+        checked, wrong = 0, []
+        for status in statuses:
+            record = self.session.ledger.steps.get(status.name)
+            done = record is not None and record.status == DONE
+            checked += done
+            if record is not None and done and status.state != DONE:
+                self.drift[status.name] = (record.finished_at, status)
+                wrong.append(f"{status.title}: {status.reason}")
+            else:
+                self.drift.pop(status.name, None)
+        if not checked:
+            self.form.say("No step is done yet: there is nothing to verify.")
+        elif wrong:
+            self.form.say(
+                f"Verified {count(checked, 'done step')}; not as recorded — {'; '.join(wrong)}."
+            )
+        else:
+            self.form.say(f"Verified {count(checked, 'done step')}: all as recorded.")
+
+    def with_drift(self, statuses: dict[str, StepStatus]) -> dict[str, StepStatus]:
+        """The local states, with what verification found wrong in steps not run since."""
+        for name, (finished_at, found) in self.drift.items():
+            local = statuses.get(name)
+            record = self.session.ledger.steps.get(name)
+            if local and local.state == DONE and record and record.finished_at == finished_at:
+                statuses[name] = found
+        return statuses
+
+    def show_verified_age(self) -> None:
+        age = "verifying…" if self.verifying else verified_age(self.verified_at, time.time())
+        self.query_one(StepList).border_subtitle = age
 
     def show_heading(self) -> None:
         step = by_name(self.selected)
@@ -189,6 +268,16 @@ class MainScreen(Screen[None]):
 
     def action_focus_steps(self) -> None:
         self.set_focus(self.query_one(StepList))  # at once, not after the queued keys
+
+    def action_verify(self) -> None:
+        """Check every done step with the outside world, as ``status --verify`` does."""
+        if self.verifying:
+            self.form.say("Still verifying; the result shows here when it is in.")
+            return
+        self.verifying = True
+        self.show_verified_age()
+        self.form.say("Verifying the done steps with AWS, MySQL and the hosts…")
+        self.verify_states()
 
     def action_toggle_secrets(self) -> None:
         form = self.form

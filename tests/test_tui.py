@@ -31,7 +31,7 @@ from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, St
 from screens.app import InternalError, WizardApp, run_app
 from screens.conflicts import ConflictChoice
 from screens.field_row import input_id
-from screens.main import MainScreen
+from screens.main import MainScreen, verified_age
 from screens.preview import PreviewScreen
 from screens.step_form import StepForm
 from wizard import yamlio
@@ -505,3 +505,18 @@ def test_a_bug_shows_one_sentence_and_logs_the_traceback_masked(repo: Path) -> N
     logged = log.read_text()
     assert f"RuntimeError: cannot use {MASK}" in logged
     assert "Pl4nted" not in logged
+
+
+@pytest.mark.parametrize(
+    ("ago", "words"),
+    [
+        (None, "not verified yet"),
+        (59, "verified just now"),
+        (61, "verified 1 min ago"),
+        (3 * 3600 + 5, "verified 3 h ago"),
+        (3 * 86400, "verified 3 days ago"),
+    ],
+)
+def test_the_sidebar_says_how_long_ago_the_steps_were_verified(ago: int | None, words: str) -> None:
+    now = 1_800_000_000.0
+    assert verified_age(None if ago is None else now - ago, now) == words

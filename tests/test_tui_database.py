@@ -84,6 +84,21 @@ def test_connection_test_preview_and_run_create_the_users(
             await settle(pilot)
             assert isinstance(pilot.app.screen, MainScreen)
             seen["after"] = str(form.query_one("#form-message", Static).render())
+            # Someone changes a password by hand: the local states cannot know; ctrl+r asks
+            # MySQL, and what it finds stays shown until the step runs again.
+            steps = pilot.app.screen.query_one("#steps", OptionList)
+            seen["age before"] = str(steps.border_subtitle)
+            mariadb.sql("ALTER USER 'analytics'@'%' IDENTIFIED BY 'changed-by-hand-1'")
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            seen["verified"] = str(form.query_one("#form-message", Static).render())
+            seen["age after"] = str(steps.border_subtitle)
+            screen = pilot.app.screen
+            assert isinstance(screen, MainScreen)
+            screen.refresh_states()  # a local check (as after any saved answer) keeps it
+            await settle(pilot)
+            seen["sidebar"] = str(steps.get_option("database").prompt)
+            seen["heading"] = str(screen.query_one("#step-heading", Static).render())
 
     try:
         asyncio.run(main())
@@ -95,6 +110,11 @@ def test_connection_test_preview_and_run_create_the_users(
     assert "CREATE USER" in seen["preview"] and "GRANT ALL PRIVILEGES" in seen["preview"]
     assert ANALYTICS_PW not in seen["preview"] and "****" in seen["preview"]
     assert "ran 13 SQL statements and verified the grants" in seen["after"], seen["after"]
+    assert seen["age before"] == "not verified yet"
+    assert "Verified 1 done step; not as recorded — Database:" in seen["verified"], seen["verified"]
+    assert "'analytics' cannot log in" in seen["verified"], seen["verified"]
+    assert seen["age after"] == "verified just now"
+    assert "stale" in seen["sidebar"] and "cannot log in" in seen["heading"], seen
     created = {row[0] for row in mariadb.sql("SELECT User FROM mysql.user")}
     assert {"analytics", "edxapp001", "edxapp_ro"} <= created
     schemas = {row[0] for row in mariadb.sql("SHOW DATABASES")}
