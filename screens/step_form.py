@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -86,6 +87,9 @@ class StepForm(Vertical):
         # Keys that act on other screens say where they do, rather than nothing.
         Binding("ctrl+s", "hint_run", show=False),
         Binding("escape", "hint_back", show=False),
+        # priority: enter confirms the field and moves on before the keys typed right behind
+        # it are dispatched (an Input's own enter posts a message handled after them).
+        Binding("enter", "confirm_and_next", show=False, priority=True),
     ]
 
     class AnswerSaved(Message):
@@ -248,10 +252,12 @@ class StepForm(Vertical):
         if row is not None:
             self.confirm(row)
 
-    @on(Input.Submitted)
-    def confirm_and_next(self, event: Input.Submitted) -> None:
-        row = self.row_of(event.input)
-        if row is not None and self.confirm(row):
+    def action_confirm_and_next(self) -> None:
+        focused = self.screen.focused
+        row = self.row_of(focused) if isinstance(focused, Input) else None
+        if row is None:
+            raise SkipAction()  # enter on a button or a choice does what it does there
+        if self.confirm(row):
             self.screen.focus_next()
 
     @on(events.DescendantFocus)

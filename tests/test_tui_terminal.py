@@ -137,7 +137,7 @@ def quit_wizard(tmux: Tmux, status_file: Path) -> None:
     assert status_file.read_text().strip() == "0"
 
 
-def test_keys_typed_ahead_across_tab_land_in_the_fields_they_were_meant_for(
+def test_keys_typed_ahead_across_tab_and_enter_land_in_the_fields_they_were_meant_for(
     tmux: Tmux, repo: Path
 ) -> None:
     make_repo(repo)
@@ -145,12 +145,15 @@ def test_keys_typed_ahead_across_tab_land_in_the_fields_they_were_meant_for(
     # A new repo opens on the prerequisites, the AWS profile field focused (its help shows).
     wait_until(lambda: "aws.profile" in screen(tmux), "focus on the AWS profile", tmux)
     # One send-keys call: as a fast typist over a laggy SSH link sends them, all at once.
-    tmux("send-keys", "-t", "wizard", "globex-ops", "Tab", "eu-west-1", "Tab", "BTab")
-    wait_until(lambda: "eu-west-1" in screen(tmux), "the typed region", tmux)
+    # Enter confirms and moves on too (past the optional endpoint with Tab).
+    keys = ["globex-ops", "Tab", "eu-west-1", "Enter", "Tab", "lms.globex.test", "BTab"]
+    tmux("send-keys", "-t", "wizard", *keys)
+    wait_until(lambda: "lms.globex.test" in screen(tmux), "the typed LMS host", tmux)
     quit_wizard(tmux, status_file)
     saved = yamlio.load(repo / ".wizard" / "answers.yml")
     assert saved["aws"]["profile"] == "globex-ops"
     assert saved["aws"]["region"] == "eu-west-1"
+    assert saved["edxapp"]["lms_host"] == "lms.globex.test"
 
 
 def test_what_was_typed_when_the_connection_dropped_is_back_on_the_next_start(
