@@ -15,8 +15,9 @@ import pytest
 from conftest import ROOT, cli_env, complete_answers, run_cli
 
 from wizard import __version__, yamlio
-from wizard.answers import flatten
+from wizard.answers import AnswersError, flatten
 from wizard.engine import Session
+from wizard.headless import check_required
 from wizard.fields import BY_KEY, FIELDS
 from wizard.ledger import SCHEMA_VERSION
 from wizard.lock import LockedError
@@ -643,6 +644,7 @@ HOLDER = """
 import sys, time
 from pathlib import Path
 from wizard.engine import Session
+from wizard.headless import check_required
 session = Session.open(Path(sys.argv[1]), command="holder")
 print("held", flush=True)
 time.sleep(120)
@@ -673,3 +675,28 @@ def test_a_killed_holder_frees_the_lock(repo: Path, write_answers: WriteAnswers)
     with Session.open(repo, command="test"):
         pass
     assert run(repo, answers).returncode == 0
+
+
+def test_answers_terraform_gives_are_not_required_up_front_when_terraform_runs_first(
+    repo: Path,
+) -> None:
+    """A whole run on a new repo needs no Elasticsearch host or EMR subnet in the answers:
+    terraform, which runs first, outputs them. Only a run without terraform needs them."""
+    data = complete_answers()
+    del data["infrastructure"]
+    del data["database"]["host"]
+    del data["edxapp"]["lms_host"]
+    with Session.open(repo, write=True, command="test") as session:
+        session.merge_answers(flatten(data, "test answers"), "test answers")
+        with pytest.raises(AnswersError) as only_files:
+            check_required(session, ["files"])
+        with pytest.raises(AnswersError) as whole_run:
+            check_required(session, None)
+    for key in (
+        "infrastructure.emr_subnet_id",
+        "infrastructure.elasticsearch_host",
+        "database.host",
+    ):
+        assert key in str(only_files.value)
+        assert key not in str(whole_run.value)
+    assert "edxapp.lms_host" in str(whole_run.value)  # an answer only the operator can give

@@ -51,6 +51,7 @@ class Field:
     kind: str = "text"  # text | int | bool | list | mapping
     example: Any = None
     choices: tuple[str, ...] = field(default=())
+    produced_by: str = ""  # the step whose outputs give the default (a run has it come first)
 
     @property
     def group(self) -> str:
@@ -657,6 +658,7 @@ FIELDS: tuple[Field, ...] = (
         "Endpoint host of the Elasticsearch domain, without https://; default: terraform output.",
         hostname,
         derive=lambda r: r.output("terraform", "elasticsearch_learners_host"),
+        produced_by="terraform",
         example="search-acme-analytics-abc123.us-east-1.es.amazonaws.com",
     ),
     F(
@@ -667,6 +669,7 @@ FIELDS: tuple[Field, ...] = (
         kind="list",
         required=False,
         derive=lambda r: r.output("terraform", "analytics_instance_private_ips"),
+        produced_by="terraform",
     ),
     F(
         "infrastructure.analytics_public_ips",
@@ -676,6 +679,7 @@ FIELDS: tuple[Field, ...] = (
         kind="list",
         required=False,
         derive=lambda r: r.output("terraform", "analytics_instance_public_ips"),
+        produced_by="terraform",
     ),
     F(
         "infrastructure.emr_subnet_id",
@@ -683,6 +687,7 @@ FIELDS: tuple[Field, ...] = (
         "A public subnet of the VPC where EMR clusters start; default: terraform output.",
         subnet_id,
         derive=lambda r: r.output("terraform", "emr_subnet_id"),
+        produced_by="terraform",
         example="subnet-0123456789abcdef0",
     ),
     # database
@@ -692,6 +697,7 @@ FIELDS: tuple[Field, ...] = (
         "MySQL host of the analytics databases, without :port; default: terraform output.",
         hostname,
         derive=_database_host,
+        produced_by="terraform",
         example="acme-analytics.abc.us-east-1.rds.amazonaws.com",
     ),
     F(

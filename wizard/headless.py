@@ -25,6 +25,7 @@ from .backends import REAL, Backends
 from .context import RunContext
 from .engine import DONE, Session, StepStatus
 from .errors import ConflictError, UsageError, WizardError, explain
+from .fields import BY_KEY
 from .redact import MASK
 from .steps import STEPS, Plan
 from .steps.base import OVERRIDE
@@ -107,11 +108,14 @@ def check_repo_path(repo: Path) -> None:
 def check_required(session: Session, only: Sequence[str] | None) -> None:
     """Every answer the selected steps need, checked up front: one error names them all."""
     problems: list[str] = []
+    earlier: set[str] = set()  # steps this run does first: what they output is not asked for
     for step in STEPS:
         if only and step.name not in only:
             continue
+        inputs = [key for key in step.load().inputs if BY_KEY[key].produced_by not in earlier]
+        earlier.add(step.name)
         try:
-            session.resolved.require(step.load().inputs)
+            session.resolved.require(inputs)
         except AnswersError as exc:
             problems += [p for p in exc.problems if p not in problems]
         except ValueError as exc:  # a derived value that does not fit names its key
