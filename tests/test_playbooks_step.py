@@ -24,7 +24,7 @@ import pytest
 import services
 from ci_required import skip_missing
 from conftest import PLANTED_PASSWORD, ROOT, cli_env, complete_answers, wait_for
-from test_tui_terminal import tmux  # noqa: F401
+from test_tui_terminal import released, tmux  # noqa: F401
 
 from wizard import yamlio
 from wizard.answers import flatten
@@ -661,72 +661,95 @@ def test_a_wizard_killed_mid_playbook_is_followed_by_the_next_one_and_ansible_ru
     assert PLANTED_PASSWORD not in resumed.stderr
 
 
-def test_the_tui_follows_the_run_again_after_its_terminal_went_away(
+class Wizards:
+    """Wizards on one repo, each in a tmux session of its own at 80x24 (the tests' AWS)."""
+
+    def __init__(self, tmux: Any, repo: Path, aws_env: dict[str, str]) -> None:
+        self.tmux = tmux
+        self.command = shlex.join([sys.executable, "-m", "screens", str(repo)])
+        self.env = [f"PYTHONPATH={ROOT}", "TERM=xterm-256color", "LANG=C.UTF-8"]
+        self.env += [f"{name}={value}" for name, value in aws_env.items()]
+        # A session of its own keeps the tmux server up when a wizard's session is killed.
+        tmux("new-session", "-d", "-s", "keep", "sleep", "600")
+
+    def start(self, session: str) -> None:
+        made = self.tmux(
+            "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+            "env", *self.env, "sh", "-c", self.command,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+
+    def shown(self, session: str) -> str:
+        return str(self.tmux("capture-pane", "-p", "-t", session).stdout)
+
+    def keys(self, session: str, *keys: str) -> None:
+        self.tmux("send-keys", "-t", session, *keys)
+
+    def exited(self, session: str) -> bool:
+        shown = self.tmux("display-message", "-p", "-t", session, "#{pane_dead}").stdout
+        return shown.strip() == "1"
+
+
+def test_quit_leaves_the_run_going_and_the_next_wizards_follow_it_even_after_a_dropped_terminal(
     setup: Callable[..., tuple[Path, dict[str, Any]]],
     aws_env: dict[str, str],
     tmp_path: Path,
     tmux: Any,
 ) -> None:
-    repo, _ = setup(standin_variant="slow", standin_slow_steps=15)
-    wizard = shlex.join([sys.executable, "-m", "screens", str(repo)])
-    env = [f"PYTHONPATH={ROOT}", "TERM=xterm-256color", "LANG=C.UTF-8"]
-    env += [f"{name}={value}" for name, value in aws_env.items()]
-
-    def start(session: str) -> None:
-        made = tmux(
-            "new-session",
-            "-d",
-            "-s",
-            session,
-            "-x",
-            "80",
-            "-y",
-            "24",
-            "env",
-            *env,
-            "sh",
-            "-c",
-            wizard,
-        )
-        assert made.returncode == 0, made.stderr
-
-    def shown(session: str) -> str:
-        return str(tmux("capture-pane", "-p", "-t", session).stdout)
-
-    # A session of its own keeps the tmux server up when the wizard's session is killed.
-    tmux("new-session", "-d", "-s", "keep", "sleep", "600")
-    start("first")
-    wait_for(lambda: "AWS profile" in shown("first"), "the wizard on its first step")
-    tmux("send-keys", "-t", "first", "F2", "Down", "Down", "Down", "Down")
-    wait_for(lambda: "Playbooks ·" in shown("first"), "the playbooks form")
-    tmux("send-keys", "-t", "first", "C-p")
-    wait_for(lambda: f"runs {SERVICES}" in shown("first"), "the preview")
-    tmux("send-keys", "-t", "first", "C-s")
+    repo, _ = setup(standin_variant="slow", standin_slow_steps=25)
+    wizards = Wizards(tmux, repo, aws_env)
+    wizards.start("first")
+    wait_for(lambda: "AWS profile" in wizards.shown("first"), "the wizard on its first step")
+    wizards.keys("first", "F2", "Down", "Down", "Down", "Down")
+    wait_for(lambda: "Playbooks ·" in wizards.shown("first"), "the playbooks form")
+    wizards.keys("first", "C-p")
+    wait_for(lambda: f"runs {SERVICES}" in wizards.shown("first"), "the preview")
+    wizards.keys("first", "C-s")
     wait_for(
-        lambda: f"Run {SERVICES} and {JENKINS}" in " ".join(shown("first").split()), "the question"
+        lambda: f"Run {SERVICES} and {JENKINS}" in " ".join(wizards.shown("first").split()),
+        "the question",
     )
-    tmux("send-keys", "-t", "first", "y")
-    wait_for(lambda: " of 8 · play " in shown("first"), "the live view of the run")
-    wait_for(lambda: "Run the slow migrations" in shown("first"), "the slow task")
-    tmux("kill-session", "-t", "first")  # the operator's connection is gone
-
-    start("second")
+    wizards.keys("first", "y")
+    wait_for(lambda: " of 8 · play " in wizards.shown("first"), "the live view of the run")
+    wait_for(lambda: "Run the slow migrations" in wizards.shown("first"), "the slow task")
+    # ctrl+q while it runs asks; "leave it running" quits the wizard, not the run.
+    wizards.keys("first", "C-q")
+    wait_for(lambda: "Leave running (l)" in wizards.shown("first"), "the quit question")
+    wizards.keys("first", "l")
     wait_for(
-        lambda: "Following the run" in shown("second") or ledger(repo).get("status") == "done",
-        "the second wizard following the run",
+        lambda: wizards.exited("first"),
+        "the first wizard quitting",
+        shown=lambda: wizards.shown("first"),
+    )
+    assert ledger(repo).get("status") == "running"
+
+    # The next wizard follows the run; its terminal goes away (a dropped SSH connection) …
+    wizards.start("second")
+    wait_for(lambda: "Following the run" in wizards.shown("second"), "the second wizard following")
+    wizards.tmux("kill-session", "-t", "second")
+    wait_for(lambda: released(repo), "the second wizard letting go of the repo")
+
+    # … and the one after follows it to its end.
+    wizards.start("third")
+    wait_for(
+        lambda: (
+            "Following the run" in wizards.shown("third") or ledger(repo).get("status") == "done"
+        ),
+        "the third wizard following the run",
+        shown=lambda: wizards.shown("third"),
     )
     wait_for(
         lambda: ledger(repo).get("status") == "done",
         "the run recorded as done",
         120,
-        lambda: shown("second"),
+        lambda: wizards.shown("third"),
     )
     wait_for(
-        lambda: "Playbooks: the run ended" in shown("second"),
+        lambda: "Playbooks: the run ended" in wizards.shown("third"),
         "the outcome on the form",
-        shown=lambda: shown("second"),
+        shown=lambda: wizards.shown("third"),
     )
-    tmux("send-keys", "-t", "second", "C-q")
+    wizards.keys("third", "C-q")
     assert len(playbook_runs(repo, SERVICES)) == 1
     assert (tmp_path / "out" / "analytics_single.done").is_file()
-    assert "Traceback" not in shown("second")
+    assert "Traceback" not in wizards.shown("third")
