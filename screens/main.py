@@ -82,6 +82,7 @@ class MainScreen(Screen[None]):
             running[0] if running else draft_step or first_step_to_do(session)
         )
         self.checking = self.check_again = False
+        self.greeted = False  # the first form shown says what to do there
         # The sidebar's states are local (the ledger, digests, recorded outputs); ctrl+r checks
         # the outside world too. What it found wrong in a step stays shown until that step runs
         # again: step name -> (its record's finish time, the state verification gave it).
@@ -130,6 +131,9 @@ class MainScreen(Screen[None]):
         if self.draft is not None and restore_draft(event.form, self.draft):
             self.draft = None
             return
+        if event.form is self.form and not self.greeted:
+            self.greeted = True
+            event.form.say(self.start_hint())
         if self.focused is None and event.form is self.form:
             self.form.query_one(Input).focus()
 
@@ -308,6 +312,24 @@ class MainScreen(Screen[None]):
         if outcome:
             form.say(f"{by_name(form.step.name).title}: {outcome}.{self.next_hint(form.step.name)}")
         self.refresh_states()
+
+    def start_hint(self) -> str:
+        """What to do on the step the wizard opens on, in a line."""
+        records = self.session.ledger.steps
+        if all((r := records.get(name)) is not None and r.status == DONE for name in NAMES):
+            return "Every step is done; ctrl+r verifies them with AWS, MySQL and the hosts."
+        step = self.form.step
+        record = records.get(step.name)
+        if record is not None and record.status == DONE:
+            todo = first_step_to_do(self.session)
+            way = "up" if NAMES.index(todo) < NAMES.index(step.name) else "down"
+            return (
+                f"This step is done. Next: {by_name(todo).title} (f2, then {way} to it and enter)."
+            )
+        return (
+            f"To do next: fill in the fields here (enter confirms each), then ctrl+p "
+            f"({step.preview_label}) and ctrl+s ({step.verb})."
+        )
 
     def next_hint(self, done: str) -> str:
         """After a step completes, the step to do next (the first one after it not done)."""

@@ -162,6 +162,28 @@ def test_relaunch_shows_step_states_from_the_ledger(drive, repo: Path) -> None:
     drive(repo, relaunched)
 
 
+def test_the_wizard_opens_on_the_first_step_to_do_and_says_what_to_do_there(
+    drive, repo: Path
+) -> None:
+    make_repo(repo, fixed_answers(), files_done=True)
+
+    async def first_screen(pilot: Pilot[None]) -> None:
+        assert selected_form(pilot).step.name == "prereqs"
+        assert form_message(pilot) == (
+            "To do next: fill in the fields here (enter confirms each), then ctrl+p "
+            "(Run checks) and ctrl+s (Continue)."
+        )
+
+    drive(repo, first_screen, initial=None)
+
+    async def on_a_done_step(pilot: Pilot[None]) -> None:
+        assert form_message(pilot) == (
+            "This step is done. Next: Prerequisites (f2, then up to it and enter)."
+        )
+
+    drive(repo, on_a_done_step, initial="files")
+
+
 # --- validation ---------------------------------------------------------------------------
 
 
