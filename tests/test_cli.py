@@ -700,3 +700,24 @@ def test_answers_terraform_gives_are_not_required_up_front_when_terraform_runs_f
         assert key in str(only_files.value)
         assert key not in str(whole_run.value)
     assert "edxapp.lms_host" in str(whole_run.value)  # an answer only the operator can give
+
+
+def test_a_wizard_quitting_as_the_next_one_opens_lets_it_in(repo: Path) -> None:
+    """A dropped connection's wizard takes a moment to let go of the repo; the operator who
+    reconnects at once is let in when it does, not refused."""
+    Session.open(repo, command="test").close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time; from pathlib import Path; from wizard.lock import RepoLock\n"
+            "lock = RepoLock(Path(sys.argv[1])); lock.acquire(); print('held', flush=True)\n"
+            "time.sleep(0.5); lock.release(); time.sleep(30)"
+        ), str(repo / ".wizard" / "lock")],
+        stdout=subprocess.PIPE, text=True, env=cli_env(),
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with Session.open(repo, command="test") as session:
+            assert session.write
+    finally:
+        holder.kill()
+        holder.wait()

@@ -6,6 +6,7 @@ import fcntl
 import getpass
 import os
 import socket
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -20,26 +21,38 @@ class LockedError(WizardError):
     exit_code = exit_codes.LOCKED
 
 
-class RepoLock:
-    """Exclusive, non-blocking; released when the process exits, even if killed."""
+# A wizard whose connection dropped takes a moment to let go (its run is left going on its own,
+# then it exits): the operator who reconnects at once waits that long rather than being refused.
+GRACE = 3.0  # seconds
 
-    def __init__(self, path: Path):
+
+class RepoLock:
+    """Exclusive; released when the process exits, even if killed."""
+
+    def __init__(self, path: Path, grace: float = GRACE):
         self.path = path
+        self.grace = grace
         self._fd: int | None = None
 
     def acquire(self) -> None:
         ensure_private_dir(self.path.parent)
         # Never through a link: a linked lock would truncate whatever file it points at.
         fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise LockedError(
-                f"another analytics-wizard is working on this secure repo ({holder}); "
-                "finish or quit that one first"
-            ) from None
+        deadline = time.monotonic() + self.grace
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
+                os.close(fd)
+                raise LockedError(
+                    f"another analytics-wizard is working on this secure repo "
+                    f"({holder or 'another process'}); finish or quit that one first"
+                ) from None
         who = f"pid {os.getpid()}, {getpass.getuser()}@{socket.gethostname()}"
         try:
             os.ftruncate(fd, 0)
