@@ -97,8 +97,11 @@ class Aws:
         try:
             if self._session is None:
                 self._session = boto3.Session(
-                    profile_name=self.target.profile, region_name=self.target.region
+                    profile_name=self.target.profile,
+                    region_name=self.target.region,
+                    botocore_session=_botocore_session(),
                 )
+                _dedupe_search_paths()
             config = Config(
                 connect_timeout=CONNECT_TIMEOUT,
                 read_timeout=READ_TIMEOUT,
@@ -126,6 +129,34 @@ class Aws:
             yield from client.get_paginator(operation).paginate(**kwargs)
         except Exception as exc:
             raise explain(exc, action_name(service, operation), self.target) from None
+
+
+# botocore's loader of service models, shared by every session of the process: parsing the EC2
+# model alone takes 0.2-0.5 s, and each run of the checks (a re-run, a recheck) opens a new
+# session. Credentials are still read afresh by each session.
+_models: Any = None
+_models_lock = threading.Lock()
+
+
+def _botocore_session() -> Any:
+    """A new botocore session whose service models come from the process's shared loader."""
+    from botocore.session import Session  # type: ignore[import-untyped]
+
+    global _models
+    with _models_lock:
+        core = Session()
+        if _models is None:
+            _models = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _models)
+        return core
+
+
+def _dedupe_search_paths() -> None:
+    # boto3 appends its data directory to the loader's search path for each new session.
+    with _models_lock:
+        paths = _models.search_paths
+        paths[:] = list(dict.fromkeys(paths))
 
 
 def action_name(service: str, operation: str) -> str:
