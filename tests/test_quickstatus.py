@@ -36,13 +36,13 @@ DRIVER = (
 )
 
 
-def status(repo: Path, *args: str) -> tuple[int, str, bool]:
+def status(repo: Path, *args: str, columns: int = 120) -> tuple[int, str, bool]:
     """(exit code, stdout, whether it worked the answer out) of ``status [ARGS] REPO``."""
     result = subprocess.run(
         [sys.executable, "-c", DRIVER, "status", *args, str(repo)],
         capture_output=True,
         text=True,
-        env=cli_env(COLUMNS="120"),
+        env=cli_env(COLUMNS=str(columns)),
         timeout=120,
     )
     loaded = result.stderr.rsplit("LOADED", 1)[-1].split()
@@ -55,13 +55,13 @@ def settle() -> None:
     time.sleep(quickstatus.SETTLED + 0.1)
 
 
-def worked_out(repo: Path, *args: str) -> tuple[int, str]:
+def worked_out(repo: Path, *args: str, columns: int = 120) -> tuple[int, str]:
     """The answer worked out from scratch (the record set aside, then put back)."""
     memo = repo / quickstatus.MEMO
     aside = memo.with_name("aside")
     memo.rename(aside)
     try:
-        code, out, computed = status(repo, *args)
+        code, out, computed = status(repo, *args, columns=columns)
     finally:
         if (repo / quickstatus.MEMO).exists():
             (repo / quickstatus.MEMO).unlink()
@@ -94,6 +94,26 @@ def test_plain_status_again_is_the_same_answer_without_loading_any_step(done_rep
     doc = json.loads(out)
     assert doc["secure_repo"] == str(done_repo.resolve()) and doc["ok"] is False
     assert {s["name"]: s["state"] for s in doc["steps"]}["files"] == "done"
+
+
+def test_another_terminal_gets_the_table_as_it_would_be_worked_out_there(
+    done_repo: Path,
+) -> None:
+    code, out, computed = status(done_repo, columns=52)
+    assert not computed
+    assert (code, out) == worked_out(done_repo, columns=52)
+    assert max(len(line) for line in out.splitlines()) <= 52
+    assert status(done_repo, columns=52)[1:] == (out, False)  # kept for this width too
+    assert status(done_repo)[1:] == (worked_out(done_repo)[1], False)
+
+
+def test_a_damaged_record_is_worked_out_again(done_repo: Path) -> None:
+    memo = done_repo / quickstatus.MEMO
+    doc = json.loads(memo.read_text(encoding="utf-8"))
+    del doc["result"]
+    memo.write_text(json.dumps(doc), encoding="utf-8")
+    code, out, computed = status(done_repo)
+    assert computed and code == 1 and "│ files     │ done" in out
 
 
 def _edit_vars(repo: Path) -> None:

@@ -226,10 +226,13 @@ def _version() -> str:
 def _write(repo: Path, memo: dict[str, Any]) -> None:
     from .fsutil import SECRET_FILE_MODE, atomic_write, ensure_private_dir
 
-    memo = {"format": _version(), "repo": str(repo), **memo}
+    try:
+        text = json.dumps({"format": _version(), "repo": str(repo), **memo})
+    except (TypeError, ValueError):  # a hand-edited ledger's odd value: nothing to record
+        return
     try:
         ensure_private_dir((repo / MEMO).parent, repo)
-        atomic_write(repo / MEMO, json.dumps(memo), mode=SECRET_FILE_MODE, root=repo)
+        atomic_write(repo / MEMO, text, mode=SECRET_FILE_MODE, root=repo)
     except (OSError, WizardError):  # a link, a repo it may not write: the full status stays
         pass
 
@@ -318,16 +321,19 @@ def answer(repo: Path, *, as_json: bool) -> int | None:
     memo = _read(root)
     if memo is None or not _still_holds(memo):
         return None
-    result = memo["result"]
-    if as_json:
-        sys.stdout.write(json_document(root, result))
-    else:
-        key = console_key()
-        renders: dict[str, str] = memo.get("renders") or {}
-        text = renders.get(key)
-        if text is None:
-            text = render(result["steps"])
-            kept = [(k, v) for k, v in renders.items() if k != key][-(RENDERS - 1) :]
-            _write(root, {**memo, "renders": {**dict(kept), key: text}})
-        sys.stdout.write(text)
-    return exit_codes.OK if result["ok"] else exit_codes.FAILED
+    try:
+        result = memo["result"]
+        ok = result["ok"] is True
+        if as_json:
+            text = json_document(root, result)
+        else:
+            key = console_key()
+            renders: dict[str, str] = memo.get("renders") or {}
+            text = renders.get(key) or render(result["steps"])
+            if key not in renders:  # kept for the next status on this terminal
+                kept = [(k, v) for k, v in renders.items() if k != key][-(RENDERS - 1) :]
+                _write(root, {**memo, "renders": {**dict(kept), key: text}})
+    except (KeyError, TypeError, AttributeError):  # not a record this version wrote
+        return None
+    sys.stdout.write(text)
+    return exit_codes.OK if ok else exit_codes.FAILED
