@@ -1,5 +1,6 @@
 """Each run of the checks opens a new AWS session: the service models are parsed once per
-process, the credentials are read afresh by each session (against a moto server on 127.0.0.1)."""
+process, the credentials are read afresh by each session, and the clients made for the same
+credentials are used again (against a moto server on 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,20 @@ def test_each_session_reads_the_credentials_afresh(moto: Moto, profile: Path) ->
     )
     second = Aws(target).call("sts", "get_caller_identity")["Arn"]
     assert first.endswith("user/first") and second.endswith("user/second")
+
+
+def test_the_same_credentials_use_the_same_clients_and_new_ones_new_clients(
+    moto: Moto, profile: Path
+) -> None:
+    target = Target("acme-analytics", moto_service.REGION, moto.url)
+    first = Aws(target).client("ec2")
+    assert Aws(target).client("ec2") is first
+    assert Aws(target).client("iam") is not first
+    elsewhere = Target("acme-analytics", "eu-west-1", moto.url)
+    assert Aws(elsewhere).client("ec2") is not first
+    moto_service.write_profile(
+        profile.parent, "acme-analytics", *moto_service.admin_user(moto, "third")
+    )
+    renewed = Aws(target)
+    assert renewed.client("ec2") is not first
+    assert renewed.call("sts", "get_caller_identity")["Arn"].endswith("user/third")
