@@ -144,10 +144,10 @@ def _answer_changed(repo: Path) -> None:
     path.write_text(text.replace("acme", "acmf", 1), encoding="utf-8")
 
 
-def _ledger_changed(repo: Path) -> None:
+def _ledger_changed(repo: Path, status: str = "failed") -> None:
     path = repo / ".wizard" / "state.yml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("status: done", "status: failed", 1), encoding="utf-8")
+    path.write_text(text.replace("status: done", f"status: {status}", 1), encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -200,8 +200,22 @@ def test_a_status_that_read_files_changed_just_before_records_nothing(tmp_path: 
     repo = tmp_path / "secure-config"
     with Session.open(repo, write=True, command="test") as session:
         session.merge_answers(flatten(complete_answers(), "test answers"), "test answers")
-    status(repo)  # the answers were written less than SETTLED ago: a change could hide
+    # The answers' times say "changed just now" however slowly status starts: a second change
+    # within the same clock tick could hide, so the answer is not kept.
+    answers = repo / ".wizard" / "answers.yml"
+    os.utime(answers, (time.time(), time.time() + 60))
+    settle()
+    assert status(repo)[2]
     assert not (repo / quickstatus.MEMO).exists()
+
+
+def test_a_status_while_the_ledger_records_a_run_records_nothing(done_repo: Path) -> None:
+    (done_repo / quickstatus.MEMO).unlink()
+    _ledger_changed(done_repo, "running")
+    settle()
+    code, out, computed = status(done_repo)
+    assert computed and code == 1 and "│ files     │ failed" in out
+    assert not (done_repo / quickstatus.MEMO).exists()
 
 
 def test_a_record_reached_through_a_link_is_not_used(done_repo: Path, tmp_path: Path) -> None:

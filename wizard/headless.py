@@ -497,6 +497,8 @@ def status(repo: Path, *, as_json: bool = False, verify: bool = False) -> int:
             else:
                 session = Session.open(repo, write=False)
             statuses = session.status(verify)
+            if session.running():  # its state hangs on processes, not only on files
+                reads.keep = False
             # The checks steps recorded (the prerequisites'), as they were when recorded.
             checks = [
                 check

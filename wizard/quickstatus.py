@@ -135,8 +135,6 @@ class Reads:
         the full status)."""
         if not self.keep or self.outside or self.result is None:
             return
-        if any(step["state"] == "running" for step in self.result["steps"]):
-            return
         state_dir = self.repo / ".wizard"
         if not state_dir.is_dir() or state_dir.is_symlink():
             return
