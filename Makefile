@@ -66,6 +66,7 @@ test: lint $(ANSIBLE210)/bin/.installed
 bench: $(BIN)/.installed $(ANSIBLE210)/bin/.installed
 	$(BIN)/python bench/startup
 	$(BIN)/python bench/status
+	$(BIN)/python bench/prereqs
 	$(BIN)/python bench/keys
 	$(BIN)/python bench/playbooks
 	$(BIN)/python bench/liveview

@@ -97,16 +97,30 @@ class Aws:
         try:
             if self._session is None:
                 self._session = boto3.Session(
-                    profile_name=self.target.profile, region_name=self.target.region
+                    profile_name=self.target.profile,
+                    region_name=self.target.region,
+                    botocore_session=_botocore_session(),
                 )
+                _dedupe_search_paths()
+            # Credentials are read afresh for each session; a client made earlier in the
+            # process for the same ones is used again (clients are thread-safe, and building
+            # one costs tens of milliseconds of CPU).
+            slot, found = (service, self.target), _credentials_digest(self._session)
+            with _models_lock:
+                made = _made_clients.get(slot)
+            if made is not None and made[0] == found:
+                return made[1]
             config = Config(
                 connect_timeout=CONNECT_TIMEOUT,
                 read_timeout=READ_TIMEOUT,
                 retries={"max_attempts": 2, "mode": "standard"},
             )
-            return self._session.client(
+            client = self._session.client(
                 service, endpoint_url=self.target.endpoint_url, config=config
             )
+            with _models_lock:
+                _made_clients[slot] = (found, client)
+            return client
         except Exception as exc:
             raise explain(exc, f"{service} (connecting)", self.target) from None
 
@@ -126,6 +140,50 @@ class Aws:
             yield from client.get_paginator(operation).paginate(**kwargs)
         except Exception as exc:
             raise explain(exc, action_name(service, operation), self.target) from None
+
+
+# botocore's loader of service models, shared by every session of the process: parsing the EC2
+# model alone takes 0.2-0.5 s, and each run of the checks (a re-run, a recheck) opens a new
+# session. Credentials are still read afresh by each session.
+_models: Any = None
+_models_lock = threading.Lock()
+
+
+def _botocore_session() -> Any:
+    """A new botocore session whose service models come from the process's shared loader."""
+    from botocore.session import Session  # type: ignore[import-untyped]
+
+    global _models
+    with _models_lock:
+        core = Session()
+        if _models is None:
+            _models = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _models)
+        return core
+
+
+# The last client made for each service and target, with a digest of its credentials.
+_made_clients: dict[tuple[str, Target], tuple[str | None, Any]] = {}
+
+
+def _credentials_digest(session: Any) -> str | None:
+    """A digest of the credentials ``session`` resolves (None: it finds none)."""
+    import hashlib
+
+    found = session.get_credentials()
+    if found is None:
+        return None
+    frozen = found.get_frozen_credentials()
+    parts = (frozen.access_key or "", frozen.secret_key or "", frozen.token or "")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _dedupe_search_paths() -> None:
+    # boto3 appends its data directory to the loader's search path for each new session.
+    with _models_lock:
+        paths = _models.search_paths
+        paths[:] = list(dict.fromkeys(paths))
 
 
 def action_name(service: str, operation: str) -> str:

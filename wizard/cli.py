@@ -230,6 +230,12 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
         args = build_parser().parse_args(args_list)
         args.command = None
 
+    if args.command == "status" and not args.verify:
+        from . import quickstatus
+
+        recorded = quickstatus.answer(Path(args.secure_repo), as_json=args.json)
+        if recorded is not None:
+            return recorded
     from . import headless
 
     try:

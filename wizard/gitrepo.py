@@ -22,6 +22,7 @@ IGNORED = (
     ".wizard/terraform-plan/",
     ".wizard/runs/",
     ".wizard/draft.json",
+    ".wizard/cache/",
     ".wizard/*.tmp",
     "*.tmp",
     "terraform/.terraform/",

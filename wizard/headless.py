@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from . import exit_codes, yamlio
+from . import exit_codes, quickstatus, yamlio
 from .answers import AnswersError, flatten
 from .backends import REAL, Backends
 from .context import RunContext
-from .engine import DONE, Session, StepStatus
+from .engine import DONE, Session
 from .errors import ConflictError, UsageError, WizardError, explain
 from .fields import BY_KEY
 from .redact import MASK
@@ -32,15 +32,6 @@ from .steps.base import OVERRIDE
 
 if TYPE_CHECKING:
     from .ssh import HostKeyUnknown
-
-STATE_STYLE = {
-    "done": "green",
-    "stale": "yellow",
-    "pending": "cyan",
-    "failed": "red",
-    "planned": "cyan",
-    "conflict": "yellow",
-}
 
 
 def err_console() -> Console:
@@ -503,42 +494,31 @@ def _print_conflicts(console: Console, plan: Plan, session: Session) -> None:
 def status(repo: Path, *, as_json: bool = False, verify: bool = False) -> int:
     def body() -> int:
         check_repo_path(repo)
-        if not (repo / ".wizard").is_dir():
-            session = Session(repo, write=False)
-        else:
-            session = Session.open(repo, write=False)
-        statuses = session.status(verify)
-        # The checks steps recorded (the prerequisites'), as they were when recorded.
-        checks = [
-            check
-            for record in session.ledger.steps.values()
-            for check in record.outputs.get("checks") or []
-        ]
+        # Plain status records its answer with what it read (wizard.quickstatus).
+        with quickstatus.recording(repo, keep=not verify) as reads:
+            if not (repo / ".wizard").is_dir():
+                session = Session(repo, write=False)
+            else:
+                session = Session.open(repo, write=False)
+            statuses = session.status(verify)
+            if session.running():  # its state hangs on processes, not only on files
+                reads.keep = False
+            # The checks steps recorded (the prerequisites'), as they were when recorded.
+            checks = [
+                check
+                for record in session.ledger.steps.values()
+                for check in record.outputs.get("checks") or []
+            ]
         all_done = all(s.state == DONE for s in statuses)
+        steps = [s.to_json() for s in statuses]
+        result = {"ok": all_done, "steps": steps, "checks": checks}
+        reads.result = result
         if as_json:
-            doc = {
-                "command": "status",
-                "secure_repo": str(repo.expanduser().resolve()),
-                "ok": all_done,
-                "steps": [s.to_json() for s in statuses],
-                "checks": checks,
-            }
-            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+            sys.stdout.write(quickstatus.json_document(reads.repo, result))
         else:
-            _print_status(statuses)
+            reads.text = quickstatus.render(steps)
+            sys.stdout.write(reads.text)
+        reads.save()
         return exit_codes.OK if all_done else exit_codes.FAILED
 
     return guarded(body)
-
-
-def _print_status(statuses: list[StepStatus]) -> None:
-    from rich.table import Table
-
-    table = Table(show_header=True, header_style="bold")
-    table.add_column("step")
-    table.add_column("state")
-    table.add_column("why")
-    for s in statuses:
-        style = STATE_STYLE.get(s.state, "")
-        table.add_row(s.name, f"[{style}]{s.state}[/]", escape(s.reason))
-    Console(highlight=False).print(table)
