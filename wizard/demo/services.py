@@ -278,6 +278,11 @@ class SSHD:
             "".join(k.with_suffix(".pub").read_text() for k in (self.client_key, *extra_keys))
         )
         os.chmod(authorized, 0o600)
+        self.configure()
+
+    def configure(self) -> None:
+        """Write the config (listening on ``port``); the keys of :meth:`setup` stay as they are."""
+        authorized = self.base / "authorized_keys"
         (self.base / "sshd_config").write_text(
             "\n".join(
                 [
