@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import json
 import os
 import pickle
@@ -74,13 +75,66 @@ def _live_backends() -> dict[tuple[str, str], Any]:
     return found
 
 
+def _private_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(pem, password=None)
+
+
+def _public_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_public_key(pem)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles moto's objects; the keys some of them hold (cryptography's, which do not pickle)
+    as PEM."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if not type(obj).__module__.startswith("cryptography.hazmat"):
+            return NotImplemented
+        from cryptography.hazmat.primitives import serialization
+
+        if hasattr(obj, "private_bytes"):
+            pem = obj.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            return _private_key, (pem,)
+        if hasattr(obj, "public_bytes"):
+            pem = obj.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            return _public_key, (pem,)
+        return NotImplemented
+
+
+def _dumps(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
 def save_moto(state: Path) -> int:
     """Pickle every moto service holding resources into ``state``; how many services."""
     from moto.core.base_backend import backend_lock
 
     with backend_lock:
         used = {where: dict(backends) for where, backends in _live_backends().items() if backends}
-        data = pickle.dumps(used, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            data = _dumps(used)
+        except Exception as exc:
+            failing = []
+            for (module_name, name), accounts in used.items():
+                try:
+                    _dumps(accounts)
+                except Exception:
+                    failing.append(f"{module_name}.{name}")
+            raise Unreadable(
+                f"moto's account cannot be saved ({exc}; in {', '.join(failing) or '?'})"
+            ) from None
     write_private(state / MOTO_FILE, data)
     return len(used)
 

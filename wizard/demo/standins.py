@@ -75,8 +75,12 @@ def serve(state: Path, lms_host: str, wanted: dict[str, int] | None = None) -> i
         jenkins.stop()
         moto.stop()
         # nothing answers any more: what is saved is what the last request left
-        saved.save_jenkins(state, jenkins)
-        saved.save_moto(state)
+        try:
+            saved.save_jenkins(state, jenkins)
+            saved.save_moto(state)
+        except saved.Unreadable as exc:
+            print(f"{exc}: the next start starts over", file=sys.stderr, flush=True)
+            saved.forget(state)
     return 0
 
 
