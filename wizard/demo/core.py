@@ -3,7 +3,8 @@
 ``start(DIR)`` starts the stand-ins as processes of their own (MariaDB, a second sshd, and one
 process for moto, Jenkins, Insights and the Analytics API), records their pids in
 ``DIR/.demo/pids.json``, seeds the moto account as a prepared AWS account would be, and writes
-the demo answers file. ``stop(DIR)`` stops exactly those pids. Everything the demo keeps is
+the demo answers file. ``stop(DIR)`` stops exactly those pids; the stand-ins then save what they
+hold (:mod:`wizard.demo.saved`) and the next ``start(DIR)`` resumes. Everything the demo keeps is
 under ``DIR``: the secure repo is ``DIR`` itself and the stand-ins' state ``DIR/.demo/`` (0700,
 ignored by git). The repo is marked (``.demo/demo.json``) with the one endpoint its AWS calls may
 reach; :func:`refuse_demo_repo` keeps ``run`` and the wizard off it outside demo mode.
@@ -222,7 +223,8 @@ def _failing(what: str) -> Iterator[None]:
 
 
 def start(directory: Path, say: Callable[[str], None] = lambda _line: None) -> Demo:
-    """Start (or, when they already run, reuse) the stand-ins of ``directory``; the demo."""
+    """Start the stand-ins of ``directory`` (reuse them when they run; resume a stopped demo
+    from what it saved); the demo."""
     directory = directory.expanduser().absolute()
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} is not a directory", "give a directory for the demo")
