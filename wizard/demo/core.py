@@ -292,20 +292,27 @@ def _resume(directory: Path, state: Path, answers: Path, say: Callable[[str], No
     from . import services
     from .standins import bindable
 
-    data = yamlio.load(answers)
-    wanted = {
-        "moto": _port_of(data["aws"]["endpoint_url"]),
-        "jenkins": int(data["jenkins"]["port"]),
-        "insights": _port_of(data["insights"]["base_url"]),
-        "api": int(data["analytics_api"]["port"]),
-    }
+    try:
+        data = yamlio.load(answers)
+        wanted = {
+            "moto": _port_of(data["aws"]["endpoint_url"]),
+            "jenkins": int(data["jenkins"]["port"]),
+            "insights": _port_of(data["insights"]["base_url"]),
+            "api": int(data["analytics_api"]["port"]),
+        }
+        db_port, ssh_port = int(data["database"]["port"]), int(data["ansible"]["ssh_port"])
+        admin_password = str(data["database"]["admin_password"])
+    except (WizardError, OSError, LookupError, TypeError, ValueError) as exc:
+        raise ResumeFailed(
+            f"the demo's answers ({answers}) cannot be read ({exc.__class__.__name__})",
+            "start over with --reset",
+        ) from None
     web = _start_standins(directory, state, say, wanted)
     say("starting MariaDB again (its databases are on disk)")
-    db_port = int(data["database"]["port"])
     db = services.MariaDB(
         state / "mariadb",
         port=bindable(db_port) or services.free_port(),
-        admin_password=str(data["database"]["admin_password"]),
+        admin_password=admin_password,
         detach=True,
     )
     with _failing("MariaDB"):
@@ -314,7 +321,6 @@ def _resume(directory: Path, state: Path, answers: Path, say: Callable[[str], No
     _record(directory, "mariadb", db.process.pid)
     say("starting sshd again")
     ssh = state / "ssh"
-    ssh_port = int(data["ansible"]["ssh_port"])
     sshd = services.SSHD(ssh, port=bindable(ssh_port) or services.free_port(), detach=True)
     with _failing("sshd"):
         sshd.configure()
