@@ -3,12 +3,16 @@ back (wizard/demo/saved.py), against the module's real moto server."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from wizard.demo import saved
+from wizard import detached, exit_codes
+from wizard.demo import core, saved
 from wizard.demo.cloud import Moto
+from wizard.demo.command import demo_command
 from wizard.demo.jenkins_standin import JenkinsStandin
 
 
@@ -80,3 +84,48 @@ def test_the_jenkins_stand_in_keeps_its_jobs_and_settings(tmp_path: Path) -> Non
     with pytest.raises(saved.Unreadable, match=saved.JENKINS_FILE):
         saved.restore_jenkins(tmp_path, JenkinsStandin())
     assert saved.has_saved(tmp_path) is False  # no moto account beside it
+
+
+def test_the_demo_stops_its_stand_ins_on_quit_but_not_on_a_hang_up_or_for_a_run_left_going(
+    tmp_path: Path,
+) -> None:
+    """demo_command with the wizard replaced by what it returns (the real TUI in tmux is
+    tests/test_demo_tmux.py): quit, hang-up, quit leaving a detached run going."""
+    directory = tmp_path / "demo-repo"
+    outcome: list[int] = []
+
+    def wizard_returning(code: int, leave_run: bool = False) -> Any:
+        def open_tui(repo: Path, backends: Any = None) -> int:
+            outcome.append(len(core.running(repo)))
+            if leave_run:
+                runs = repo / ".wizard" / "runs"
+                runs.mkdir(parents=True, exist_ok=True)
+                left.append(
+                    detached.start(
+                        runs, "terraform", ["sleep", "60"], cwd=repo, env=os.environ, shown="sleep"
+                    )
+                )
+            return code
+
+        return open_tui
+
+    left: list[detached.Run] = []
+    try:
+        assert demo_command(directory, open_tui=wizard_returning(exit_codes.OK)) == 0
+        assert core.running(directory) == {}  # quit: stopped, and saved for the next start
+        assert saved.has_saved(directory / core.STATE)
+
+        demo_command(directory, open_tui=wizard_returning(exit_codes.HUNG_UP))
+        kept = core.running(directory)
+        assert set(kept) == {"standins", "mariadb", "sshd"}  # resumed, and left running
+
+        demo_command(directory, open_tui=wizard_returning(exit_codes.OK, leave_run=True))
+        assert core.running(directory) == kept  # reused; the run left going still needs them
+        left[0].stop(grace=5)
+        assert demo_command(directory, open_tui=wizard_returning(exit_codes.OK)) == 0
+        assert core.running(directory) == {}
+        assert outcome == [3, 3, 3, 3]  # the wizard always opened on running stand-ins
+    finally:
+        for run in left:
+            run.stop(grace=5)
+        core.stop(directory)

@@ -80,9 +80,23 @@ def demo_command(
             code = guarded(lambda: open_tui(demo.directory, backends=backends))
             return code
     finally:
-        # A dropped connection is not a quit: a step left running detached still needs the
-        # stand-ins, and the next 'demo DIR' reuses them ('demo DIR --stop' stops them).
+        # A dropped connection is not a quit, and a step left running on its own still needs
+        # the stand-ins: the next 'demo DIR' reuses them ('demo DIR --stop' stops them).
         if started and code != exit_codes.HUNG_UP:
-            stopped = core.stop(started[0].directory)
-            if stopped:
-                say(f"stopped the stand-ins ({', '.join(stopped)}); 'demo {directory}' resumes")
+            going = still_running(started[0].directory)
+            if going:
+                say(
+                    f"the {', '.join(going)} run goes on, so the stand-ins keep running: "
+                    f"'demo {directory}' follows it, 'demo {directory} --stop' stops them"
+                )
+            else:
+                stopped = core.stop(started[0].directory)
+                if stopped:
+                    say(f"stopped the stand-ins ({', '.join(stopped)}); 'demo {directory}' resumes")
+
+
+def still_running(directory: Path) -> list[str]:
+    """The steps of the demo repo whose detached run (terraform, ansible) still goes on."""
+    from .. import detached
+
+    return [run.step for run in detached.running(directory / ".wizard" / "runs")]
