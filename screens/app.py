@@ -60,6 +60,7 @@ class WizardApp(App[None]):
         self.session = session
         self.initial = initial
         self.sub_title = session.repo.name
+        self.terminal_gone = False
 
     def get_default_screen(self) -> MainScreen:
         self.main_screen = MainScreen(self.session, self.initial)
@@ -79,6 +80,7 @@ class WizardApp(App[None]):
         """The terminal is gone: keep what was typed, then leave."""
         from .drafts import keep_typed
 
+        self.terminal_gone = True
         try:
             keep_typed(self.main_screen)
         finally:
@@ -127,4 +129,6 @@ def run_app(repo: Path, demo_backends: Backends | None = None) -> int:
         app.run()
     finally:
         session.close()
+    if app.terminal_gone:
+        return exit_codes.HUNG_UP
     return exit_codes.OK if not app.return_code else exit_codes.INTERNAL

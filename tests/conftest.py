@@ -26,6 +26,7 @@ pytest_plugins = ["ci_required"]
 # The longest modules first: with pytest-xdist (`make test` runs two workers, a module per
 # worker at a time) they start at once on separate workers instead of ending the run on one.
 LONGEST_FIRST = (
+    "test_demo_tmux.py",
     "test_playbooks_step.py",
     "test_terraform_step.py",
     "test_terraform_reattach.py",

@@ -10,6 +10,7 @@ LOCKED = 4
 STATE = 5
 INTERNAL = 70
 INTERRUPTED = 130
+HUNG_UP = 129  # the wizard's terminal went away (SIGHUP); nobody reads it but demo mode
 
 HELP = f"""exit codes:
   {OK}    success (status: every step is done)

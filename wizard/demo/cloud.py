@@ -43,7 +43,9 @@ class Moto:
         )
 
 
-def start(port: int = 0) -> Moto:
+def start(port: int = 0, *, fresh: bool = True) -> Moto:
+    """A moto server on 127.0.0.1 (``port`` 0: any free one); ``fresh=False`` keeps the
+    resources already in this process's moto (a demo's restored account)."""
     # Before the server starts, or AdministratorAccess does not exist.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     from moto.server import ThreadedMotoServer
@@ -52,8 +54,9 @@ def start(port: int = 0) -> Moto:
     server.start()
     host, port = server.get_host_and_port()
     started = Moto(server, f"http://{host}:{port}")
-    # moto keeps its resources per process, not per server: an earlier module's are still there
-    started.reset()
+    if fresh:
+        # moto keeps its resources per process, not per server: an earlier module's are there
+        started.reset()
     return started
 
 

@@ -1,7 +1,8 @@
 """``analytics-wizard demo [DIR]``: the whole flow against local stand-ins.
 
 Headless (``--headless``) it runs every step and ends with the report; otherwise it opens the
-wizard on the demo repo. Either way the stand-ins it started are stopped when it ends.
+wizard on the demo repo. Either way the stand-ins are stopped when it ends (and save what they
+hold, so the next ``demo DIR`` resumes), except when the wizard's terminal hangs up.
 ``--stop`` stops a demo left running, ``--reset`` deletes the demo repo and starts over.
 """
 
@@ -58,6 +59,7 @@ def demo_command(
         started.append(core.start(directory, say))
         return exit_codes.OK
 
+    code = exit_codes.INTERNAL
     try:
         code = guarded(begin)
         if code != exit_codes.OK:
@@ -67,21 +69,34 @@ def demo_command(
         with core.demo_environment(demo):
             if headless:
                 say(f"running every step on {directory} (answers: {demo.answers})")
-                return run(
-                    demo.directory,
-                    demo.answers,
-                    as_json=as_json,
-                    backends=backends,
-                )
+                code = run(demo.directory, demo.answers, as_json=as_json, backends=backends)
+                return code
             if open_tui is None:
                 say("this entry point runs headless only: use --headless")
                 return exit_codes.USAGE
             code = guarded(lambda: core.merge_answers(demo, backends))
             if code != exit_codes.OK:
                 return code
-            return guarded(lambda: open_tui(demo.directory, backends=backends))
+            code = guarded(lambda: open_tui(demo.directory, backends=backends))
+            return code
     finally:
-        if started:
-            stopped = core.stop(started[0].directory)
-            if stopped:
-                say(f"stopped the stand-ins ({', '.join(stopped)})")
+        # A dropped connection is not a quit, and a step left running on its own still needs
+        # the stand-ins: the next 'demo DIR' reuses them ('demo DIR --stop' stops them).
+        if started and code != exit_codes.HUNG_UP:
+            going = still_running(started[0].directory)
+            if going:
+                say(
+                    f"the {', '.join(going)} run goes on, so the stand-ins keep running: "
+                    f"'demo {directory}' follows it, 'demo {directory} --stop' stops them"
+                )
+            else:
+                stopped = core.stop(started[0].directory)
+                if stopped:
+                    say(f"stopped the stand-ins ({', '.join(stopped)}); 'demo {directory}' resumes")
+
+
+def still_running(directory: Path) -> list[str]:
+    """The steps of the demo repo whose detached run (terraform, ansible) still goes on."""
+    from .. import detached
+
+    return [run.step for run in detached.running(directory / ".wizard" / "runs")]

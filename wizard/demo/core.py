@@ -3,7 +3,8 @@
 ``start(DIR)`` starts the stand-ins as processes of their own (MariaDB, a second sshd, and one
 process for moto, Jenkins, Insights and the Analytics API), records their pids in
 ``DIR/.demo/pids.json``, seeds the moto account as a prepared AWS account would be, and writes
-the demo answers file. ``stop(DIR)`` stops exactly those pids. Everything the demo keeps is
+the demo answers file. ``stop(DIR)`` stops exactly those pids; the stand-ins then save what they
+hold (:mod:`wizard.demo.saved`) and the next ``start(DIR)`` resumes. Everything the demo keeps is
 under ``DIR``: the secure repo is ``DIR`` itself and the stand-ins' state ``DIR/.demo/`` (0700,
 ignored by git). The repo is marked (``.demo/demo.json``) with the one endpoint its AWS calls may
 reach; :func:`refuse_demo_repo` keeps ``run`` and the wizard off it outside demo mode.
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 from .. import yamlio
 from ..errors import StateError, UsageError, WizardError
 from ..fsutil import atomic_write
+from .standins import RESUME_FAILED
 
 STATE = ".demo"
 MARK = "demo.json"
@@ -221,7 +223,8 @@ def _failing(what: str) -> Iterator[None]:
 
 
 def start(directory: Path, say: Callable[[str], None] = lambda _line: None) -> Demo:
-    """Start (or, when they already run, reuse) the stand-ins of ``directory``; the demo."""
+    """Start the stand-ins of ``directory`` (reuse them when they run; resume a stopped demo
+    from what it saved); the demo."""
     directory = directory.expanduser().absolute()
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory} is not a directory", "give a directory for the demo")
@@ -237,8 +240,10 @@ def start(directory: Path, say: Callable[[str], None] = lambda _line: None) -> D
         ports = _read_json(state / "ports.json")
         return Demo(directory, answers, str(ports["moto_url"]), environment(directory))
     if is_demo_repo(directory):
-        # moto keeps its account in memory: a stopped demo cannot go on where it stopped
-        say("the demo was stopped, and its AWS stand-in forgot everything: starting over")
+        stop(directory)  # what is left of it (a stand-in killed by hand)
+        resumed = _resume_or_say_why_not(directory, state, answers, say)
+        if resumed is not None:
+            return resumed
         reset(directory)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     state.mkdir(mode=0o700, exist_ok=True)
@@ -250,13 +255,129 @@ def start(directory: Path, say: Callable[[str], None] = lambda _line: None) -> D
         raise
 
 
-def _start(directory: Path, state: Path, answers: Path, say: Callable[[str], None]) -> Demo:
-    from . import services
+class ResumeFailed(DemoError):
+    """The state a stopped demo saved cannot be loaded."""
 
+
+def _resume_or_say_why_not(
+    directory: Path, state: Path, answers: Path, say: Callable[[str], None]
+) -> Demo | None:
+    """Resume a stopped demo where it stopped; None (having said why) when it cannot."""
+    from . import saved
+
+    if not (saved.has_saved(state) and answers.is_file()):
+        say(
+            "the demo's saved state is missing (its stand-ins were not stopped by the demo): "
+            "starting over"
+        )
+        return None
+    say("resuming the demo where it was stopped")
+    try:
+        return _resume(directory, state, answers, say)
+    except ResumeFailed as exc:
+        stop(directory)
+        say(f"{exc.message}: starting over")
+    except BaseException:
+        stop(directory)
+        raise
+    return None
+
+
+def _port_of(url: Any) -> int:
+    port = urlsplit(str(url or "")).port
+    return port or 0
+
+
+def _resume(directory: Path, state: Path, answers: Path, say: Callable[[str], None]) -> Demo:
+    from . import services
+    from .standins import bindable
+
+    try:
+        data = yamlio.load(answers)
+        wanted = {
+            "moto": _port_of(data["aws"]["endpoint_url"]),
+            "jenkins": int(data["jenkins"]["port"]),
+            "insights": _port_of(data["insights"]["base_url"]),
+            "api": int(data["analytics_api"]["port"]),
+        }
+        db_port, ssh_port = int(data["database"]["port"]), int(data["ansible"]["ssh_port"])
+        admin_password = str(data["database"]["admin_password"])
+    except (WizardError, OSError, LookupError, TypeError, ValueError) as exc:
+        raise ResumeFailed(
+            f"the demo's answers ({answers}) cannot be read ({exc.__class__.__name__})",
+            "start over with --reset",
+        ) from None
+    web = _start_standins(directory, state, say, wanted)
+    say("starting MariaDB again (its databases are on disk)")
+    db = services.MariaDB(
+        state / "mariadb",
+        port=bindable(db_port) or services.free_port(),
+        admin_password=admin_password,
+        detach=True,
+    )
+    with _failing("MariaDB"):
+        db.start()
+    assert db.process is not None
+    _record(directory, "mariadb", db.process.pid)
+    say("starting sshd again")
+    ssh = state / "ssh"
+    sshd = services.SSHD(ssh, port=bindable(ssh_port) or services.free_port(), detach=True)
+    with _failing("sshd"):
+        sshd.configure()
+        sshd.start()
+    assert sshd.process is not None
+    _record(directory, "sshd", sshd.process.pid)
+    atomic_write(ssh / "known_hosts", sshd.known_hosts_line(), mode=0o644)
+    ports = _wait_for_ports(state, web)
+    url = str(ports["moto_url"])
+    atomic_write(state / MARK, json.dumps({"endpoint_url": url}, indent=2) + "\n", mode=0o600)
+    moved = _follow_ports(data, ports, db.port, sshd.port)
+    if moved:
+        # the answers change with them: the steps that use them show as changed
+        say(f"{', '.join(moved)} had to move to new ports (the old ones are taken)")
+        atomic_write(answers, yamlio.dumps(data), mode=0o600)
+    return Demo(directory, answers, url, environment(directory))
+
+
+def _follow_ports(data: dict[str, Any], ports: dict[str, Any], db: int, ssh: int) -> list[str]:
+    """Point the answers ``data`` at where the stand-ins listen now; the ones that moved."""
+    moved = []
+    url = str(ports["moto_url"])
+    if data["aws"]["endpoint_url"] != url:
+        data["aws"]["endpoint_url"] = url
+        moved.append("the AWS stand-in")
+    if data["jenkins"]["port"] != ports["jenkins"]:
+        data["jenkins"]["port"] = ports["jenkins"]
+        moved.append("Jenkins")
+    insights = f"http://127.0.0.1:{ports['insights']}"
+    if data["insights"]["base_url"] != insights:
+        data["insights"]["base_url"] = insights
+        moved.append("Insights")
+    if data["analytics_api"]["port"] != ports["api"]:
+        data["analytics_api"]["port"] = ports["api"]
+        moved.append("the Analytics API")
+    if data["database"]["port"] != db:
+        data["database"]["port"] = data["edxapp"]["db_port"] = db
+        moved.append("MariaDB")
+    if data["ansible"]["ssh_port"] != ssh:
+        data["ansible"]["ssh_port"] = data["director"]["port"] = ssh
+        moved.append("sshd")
+    return moved
+
+
+def _start_standins(
+    directory: Path, state: Path, say: Callable[[str], None], wanted: dict[str, int] | None
+) -> subprocess.Popen[bytes]:
+    """The stand-ins' process (resuming from the saved state with ``wanted``), recorded."""
     say("starting the AWS, Jenkins, Insights and Analytics API stand-ins")
+    with contextlib.suppress(FileNotFoundError):
+        (state / "ports.json").unlink()  # the last run's: not a sign that this one listens
+    argv = [sys.executable, "-m", "wizard.demo.standins", str(state), LMS_HOST]
+    if wanted is not None:
+        argv.append(json.dumps(wanted))
     log = (state / "standins.log").open("ab")
     web = subprocess.Popen(
-        [sys.executable, "-m", "wizard.demo.standins", str(state), LMS_HOST],
+        argv,
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
@@ -265,6 +386,13 @@ def _start(directory: Path, state: Path, answers: Path, say: Callable[[str], Non
     )
     log.close()
     _record(directory, "standins", web.pid)
+    return web
+
+
+def _start(directory: Path, state: Path, answers: Path, say: Callable[[str], None]) -> Demo:
+    from . import services
+
+    web = _start_standins(directory, state, say, None)
     say("starting MariaDB (the edxapp and analytics database server)")
     db = services.MariaDB(state / "mariadb", admin_password=secrets.token_urlsafe(18), detach=True)
     with _failing("MariaDB"):
@@ -310,6 +438,11 @@ def _wait_for_ports(state: Path, process: subprocess.Popen[bytes]) -> dict[str, 
         ports = _read_json(state / "ports.json")
         if ports:
             return ports
+        if process.poll() == RESUME_FAILED:
+            raise ResumeFailed(
+                f"the demo's saved state cannot be loaded ({_last_line(state / 'standins.log')})",
+                "start over with --reset",
+            )
         if process.poll() is not None:
             raise DemoError(
                 "the stand-ins' process exited at start",
@@ -317,6 +450,11 @@ def _wait_for_ports(state: Path, process: subprocess.Popen[bytes]) -> dict[str, 
             )
         time.sleep(0.1)
     raise DemoError("the stand-ins did not start in time", f"see {state / 'standins.log'}")
+
+
+def _last_line(log: Path) -> str:
+    lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return lines[-1] if lines else "no log"
 
 
 def environment(directory: Path) -> dict[str, str]:

@@ -102,13 +102,19 @@ class MariaDB:
     def log(self) -> Path:
         return self.base / "mariadbd.log"
 
+    @property
+    def tmpdir(self) -> Path:
+        """Its temporary tables: under its base, not in /tmp shared with every other process."""
+        return self.base / "tmp"
+
     def install(self) -> None:
         install_db = require("mariadb-install-db", "mariadb-server")
-        self.base.mkdir(parents=True, exist_ok=True)
+        self.tmpdir.mkdir(parents=True, exist_ok=True)
         args = [
             install_db,
             "--no-defaults",
             f"--datadir={self.datadir}",
+            f"--tmpdir={self.tmpdir}",
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ]
@@ -120,10 +126,12 @@ class MariaDB:
 
     def start(self) -> None:
         mariadbd = require("mariadbd", "mariadb-server")
+        self.tmpdir.mkdir(parents=True, exist_ok=True)
         args = [
             mariadbd,
             "--no-defaults",
             f"--datadir={self.datadir}",
+            f"--tmpdir={self.tmpdir}",
             # Relative to where it runs (its base): a unix socket's path may not exceed 107
             # bytes, and a demo directory or a test's temporary one can be deeper than that.
             "--socket=mysqld.sock",
@@ -278,6 +286,11 @@ class SSHD:
             "".join(k.with_suffix(".pub").read_text() for k in (self.client_key, *extra_keys))
         )
         os.chmod(authorized, 0o600)
+        self.configure()
+
+    def configure(self) -> None:
+        """Write the config (listening on ``port``); the keys of :meth:`setup` stay as they are."""
+        authorized = self.base / "authorized_keys"
         (self.base / "sshd_config").write_text(
             "\n".join(
                 [

@@ -29,7 +29,7 @@ class Site:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     _server: _Server | None = None
 
-    def start(self) -> Site:
+    def start(self, port: int = 0) -> Site:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,7 +54,7 @@ class Site:
 
             do_PUT = do_GET
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
