@@ -16,13 +16,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, OptionList, Static
+from textual.widgets import Button, ContentSwitcher, Header, Input, OptionList, Static
 
 from wizard import drafts
 from wizard.engine import DONE, Session, StepStatus
 from wizard.steps import NAMES, STEPS, by_name
 
 from .drafts import restore as restore_draft
+from .footer import KeysFooter
 from .sidebar import STATES, StepList
 from .step_form import StepForm, form_class
 
@@ -75,7 +76,7 @@ class MainScreen(Screen[None]):
                     for info in STEPS:
                         step = info.load()
                         yield form_class(step)(self.session, step)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         steps = self.query_one(StepList)
