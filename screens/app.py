@@ -21,7 +21,6 @@ from wizard import assets, exit_codes
 from wizard.backends import Backends
 from wizard.engine import Session
 
-from .confirm import LEAVE, STOP, QuitDialog
 from .main import MainScreen
 
 
@@ -94,6 +93,7 @@ class WizardApp(App[None]):
     async def action_quit(self) -> None:
         # A valid value still being typed counts as confirmed: quitting loses nothing typed.
         self.main_screen.confirm_pending()
+        from .confirm import LEAVE, STOP, QuitDialog  # not needed for the first paint
         from .preview import PreviewScreen  # loaded by then if a step is running
 
         screen = self.screen

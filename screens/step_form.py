@@ -25,8 +25,6 @@ from wizard.errors import NeedsDecision
 from wizard.fields import FIELDS, GROUP_TITLES, Field, FieldError
 from wizard.steps import Step, by_name
 
-from .choices import ChoicesDialog
-from .confirm import ConfirmDialog
 from .field_row import FieldRow, as_text
 from .problems import explained
 
@@ -345,6 +343,8 @@ class StepForm(Vertical):
             else:
                 self.say(message.error)
 
+        from .confirm import ConfirmDialog  # dialogs load when first needed, not at start-up
+
         question = f"{message.error}\n\n{self.session.redact(decision.question)}"
         self.app.push_screen(ConfirmDialog(question, yes=decision.yes), answered)
 
@@ -386,6 +386,8 @@ class StepForm(Vertical):
                 row.show_error()
                 self.confirm(row)
                 row.input.focus()
+
+        from .choices import ChoicesDialog
 
         self.app.push_screen(
             ChoicesDialog(f"{row.field.label}: choose one", message.choices), picked
