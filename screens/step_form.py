@@ -33,6 +33,8 @@ from .problems import explained
 ASKED_WITH: dict[str, tuple[str, ...]] = {"edxapp.lms_url": ("edxapp.lms_host",)}
 #: Lines of the message area; a longer message says how to read all of it.
 MESSAGE_LINES = 3
+#: Widgets (field rows, group titles) mounted per frame when a form fills in.
+MOUNT_BATCH = 6
 
 
 def form_keys(step: Step) -> tuple[str, ...]:
@@ -106,6 +108,7 @@ class StepForm(Vertical):
         self.step = step
         self.last_action: tuple[str, dict[str, str]] = ("", {})
         self.rows: dict[str, FieldRow] = {}
+        self.to_mount: list[Widget] = []  # the fields' widgets not mounted yet
         self.saved: dict[str, str] = {}
         self.secrets_shown = False
         self.message = ""
@@ -144,8 +147,20 @@ class StepForm(Vertical):
                 row = self.rows[f.key] = FieldRow(f, text, self.placeholder(f))
                 widgets.append(row)
         widgets.extend(self.actions())
-        await self.query_one(".form-fields", VerticalScroll).mount_all(widgets)
-        self.post_message(self.Ready(self))
+        self.to_mount = widgets
+        await self.mount_batch()
+
+    async def mount_batch(self) -> None:
+        """Mount the next few rows; the rest after the screen is painted again.
+
+        A key pressed meanwhile (the first form fills in right after start-up) is answered
+        between two batches instead of after the whole form."""
+        batch, self.to_mount = self.to_mount[:MOUNT_BATCH], self.to_mount[MOUNT_BATCH:]
+        await self.query_one(".form-fields", VerticalScroll).mount_all(batch)
+        if self.to_mount:
+            self.call_after_refresh(self.mount_batch)
+        else:
+            self.post_message(self.Ready(self))
 
     def actions(self) -> list[Widget]:
         """The buttons under the fields: the preview, then the step's own actions."""
