@@ -9,6 +9,7 @@ serves every step: what differs is read from the step's declaration.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -108,7 +109,7 @@ class StepForm(Vertical):
         self.step = step
         self.last_action: tuple[str, dict[str, str]] = ("", {})
         self.rows: dict[str, FieldRow] = {}
-        self.to_mount: list[Widget] = []  # the fields' widgets not mounted yet
+        self.to_mount: Iterator[Widget] = iter(())  # the fields' widgets not mounted yet
         self.saved: dict[str, str] = {}
         self.secrets_shown = False
         self.message = ""
@@ -138,26 +139,29 @@ class StepForm(Vertical):
         if self.fields_mounted or not self.display:
             return
         self.fields_mounted = True
-        widgets: list[Widget] = []
+        self.to_mount = self.widgets()
+        await self.mount_batch()
+
+    def widgets(self) -> Iterator[Widget]:
+        """The group titles, field rows and buttons, each built only when its batch is due."""
         for group, fields in grouped(form_keys(self.step)):
-            widgets.append(Static(GROUP_TITLES.get(group, group), classes="group-title"))
+            yield Static(GROUP_TITLES.get(group, group), classes="group-title")
             for f in fields:
                 text = as_text(self.session.answers.values.get(f.key))
                 self.saved[f.key] = text
                 row = self.rows[f.key] = FieldRow(f, text, self.placeholder(f))
-                widgets.append(row)
-        widgets.extend(self.actions())
-        self.to_mount = widgets
-        await self.mount_batch()
+                yield row
+        yield from self.actions()
 
     async def mount_batch(self) -> None:
         """Mount the next few rows; the rest after the screen is painted again.
 
         A key pressed meanwhile (the first form fills in right after start-up) is answered
         between two batches instead of after the whole form."""
-        batch, self.to_mount = self.to_mount[:MOUNT_BATCH], self.to_mount[MOUNT_BATCH:]
-        await self.query_one(".form-fields", VerticalScroll).mount_all(batch)
-        if self.to_mount:
+        batch = list(islice(self.to_mount, MOUNT_BATCH))
+        if batch:
+            await self.query_one(".form-fields", VerticalScroll).mount_all(batch)
+        if len(batch) == MOUNT_BATCH:
             self.call_after_refresh(self.mount_batch)
         else:
             self.post_message(self.Ready(self))
