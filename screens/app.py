@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import traceback
 from pathlib import Path
@@ -73,6 +74,7 @@ class WizardApp(App[None]):
     def on_unmount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        gc.unfreeze()  # what the forms froze (step_form) is the collector's again once they go
 
     def hung_up(self) -> None:
         """The terminal is gone: keep what was typed, then leave."""

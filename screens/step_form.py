@@ -8,6 +8,7 @@ serves every step: what differs is read from the step's declaration.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any, ClassVar
@@ -164,6 +165,9 @@ class StepForm(Vertical):
         if len(batch) == MOUNT_BATCH:
             self.call_after_refresh(self.mount_batch)
         else:
+            # The form lives as long as the wizard: the collector's full passes (~100 ms each,
+            # a key's paint waited for them) need not walk its thousands of objects again.
+            gc.freeze()
             self.post_message(self.Ready(self))
 
     def actions(self) -> list[Widget]:
