@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import traceback
 from pathlib import Path
@@ -21,7 +22,6 @@ from wizard import assets, exit_codes
 from wizard.backends import Backends
 from wizard.engine import Session
 
-from .confirm import LEAVE, STOP, QuitDialog
 from .main import MainScreen
 
 
@@ -75,6 +75,7 @@ class WizardApp(App[None]):
     def on_unmount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        gc.unfreeze()  # what the forms froze (step_form) is the collector's again once they go
 
     def hung_up(self) -> None:
         """The terminal is gone: keep what was typed, then leave."""
@@ -96,6 +97,7 @@ class WizardApp(App[None]):
     async def action_quit(self) -> None:
         # A valid value still being typed counts as confirmed: quitting loses nothing typed.
         self.main_screen.confirm_pending()
+        from .confirm import LEAVE, STOP, QuitDialog  # not needed for the first paint
         from .preview import PreviewScreen  # loaded by then if a step is running
 
         screen = self.screen

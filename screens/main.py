@@ -17,14 +17,15 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, OptionList, Static
+from textual.widgets import Button, ContentSwitcher, Header, Input, OptionList, Static
 
 from wizard import drafts
 from wizard.engine import DONE, Session, StepStatus
-from wizard.steps import NAMES, STEPS, by_name
+from wizard.steps import NAMES, by_name
 from wizard.steps.base import count
 
 from .drafts import restore as restore_draft
+from .footer import KeysFooter
 from .sidebar import STATES, StepList
 from .step_form import StepForm, form_class
 
@@ -81,6 +82,7 @@ class MainScreen(Screen[None]):
         self.selected = initial or (
             running[0] if running else draft_step or first_step_to_do(session)
         )
+        self.highlighted = self.selected  # the step list's; its form follows (show_highlighted)
         self.checking = self.check_again = False
         self.greeted = False  # the first form shown says what to do there
         # The sidebar's states are local (the ledger, digests, recorded outputs); ctrl+r checks
@@ -96,17 +98,22 @@ class MainScreen(Screen[None]):
             yield StepList()
             with Vertical(id="step"):
                 yield Static(id="step-heading")
+                # The first paint builds the shown step's form only (and imports only its
+                # step); each other form is built on its step's first visit.
                 with ContentSwitcher(initial=self.selected, id="step-view"):
-                    for info in STEPS:
-                        step = info.load()
-                        yield form_class(step)(self.session, step)
-        yield Footer()
+                    yield self.new_form(self.selected)
+        yield KeysFooter()
+
+    def new_form(self, name: str) -> StepForm:
+        step = by_name(name).load()
+        return form_class(step)(self.session, step)
 
     def on_mount(self) -> None:
         steps = self.query_one(StepList)
         steps.highlighted = steps.get_option_index(self.selected)
         self.show_step(self.selected)
-        self.refresh_states()
+        # The states are checked in a thread that would compete with the first paint.
+        self.call_after_refresh(self.refresh_states)
         self.show_verified_age()
         self.set_interval(30, self.show_verified_age)
         # A run an earlier wizard left (killed, or the connection dropped): follow it.
@@ -140,6 +147,7 @@ class MainScreen(Screen[None]):
     @property
     def form(self) -> StepForm:
         """The selected step's form."""
+        self.show_highlighted()  # a key acting on the form acts on the step highlighted
         return self.query_one(f"#{self.selected}", StepForm)
 
     # --- steps ------------------------------------------------------------------------
@@ -241,15 +249,26 @@ class MainScreen(Screen[None]):
         self.query_one("#step-heading", Static).update(heading)
 
     def show_step(self, name: str) -> None:
-        self.selected = name
-        self.query_one(ContentSwitcher).current = name
+        self.selected = self.highlighted = name
+        switcher = self.query_one(ContentSwitcher)
+        if not switcher.query_children(f"#{name}"):
+            switcher.mount(self.new_form(name))
+        switcher.current = name
         self.show_heading()
         self.refresh_bindings()
+
+    def show_highlighted(self) -> None:
+        """Show the step the list highlights, if its form is not shown yet."""
+        if self.highlighted != self.selected:
+            self.show_step(self.highlighted)
 
     @on(OptionList.OptionHighlighted, "#steps")
     def step_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id is not None:
-            self.show_step(event.option.id)
+            # The highlight is painted first, the form in the frame after: a key gets its
+            # answer at once, and keys that come faster than forms switch show the last step.
+            self.highlighted = event.option.id
+            self.call_after_refresh(self.show_highlighted)
 
     @on(OptionList.OptionSelected, "#steps")
     def step_selected(self, event: OptionList.OptionSelected) -> None:

@@ -8,7 +8,9 @@ serves every step: what differs is read from the step's declaration.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -26,8 +28,6 @@ from wizard.errors import NeedsDecision
 from wizard.fields import FIELDS, GROUP_TITLES, Field, FieldError
 from wizard.steps import Step, by_name
 
-from .choices import ChoicesDialog
-from .confirm import ConfirmDialog
 from .field_row import FieldRow, as_text
 from .problems import explained
 
@@ -36,6 +36,8 @@ from .problems import explained
 ASKED_WITH: dict[str, tuple[str, ...]] = {"edxapp.lms_url": ("edxapp.lms_host",)}
 #: Lines of the message area; a longer message says how to read all of it.
 MESSAGE_LINES = 3
+#: Widgets (field rows, group titles) mounted per frame when a form fills in.
+MOUNT_BATCH = 6
 
 
 def form_keys(step: Step) -> tuple[str, ...]:
@@ -112,6 +114,7 @@ class StepForm(Vertical):
         self.step = step
         self.last_action: tuple[str, dict[str, str]] = ("", {})
         self.rows: dict[str, FieldRow] = {}
+        self.to_mount: Iterator[Widget] = iter(())  # the fields' widgets not mounted yet
         self.saved: dict[str, str] = {}
         self.secrets_shown = False
         self.message = ""
@@ -141,17 +144,35 @@ class StepForm(Vertical):
         if self.fields_mounted or not self.display:
             return
         self.fields_mounted = True
-        widgets: list[Widget] = []
+        self.to_mount = self.widgets()
+        await self.mount_batch()
+
+    def widgets(self) -> Iterator[Widget]:
+        """The group titles, field rows and buttons, each built only when its batch is due."""
         for group, fields in grouped(form_keys(self.step)):
-            widgets.append(Static(GROUP_TITLES.get(group, group), classes="group-title"))
+            yield Static(GROUP_TITLES.get(group, group), classes="group-title")
             for f in fields:
                 text = as_text(self.session.answers.values.get(f.key))
                 self.saved[f.key] = text
                 row = self.rows[f.key] = FieldRow(f, text, self.placeholder(f))
-                widgets.append(row)
-        widgets.extend(self.actions())
-        await self.query_one(".form-fields", VerticalScroll).mount_all(widgets)
-        self.post_message(self.Ready(self))
+                yield row
+        yield from self.actions()
+
+    async def mount_batch(self) -> None:
+        """Mount the next few rows; the rest after the screen is painted again.
+
+        A key pressed meanwhile (the first form fills in right after start-up) is answered
+        between two batches instead of after the whole form."""
+        batch = list(islice(self.to_mount, MOUNT_BATCH))
+        if batch:
+            await self.query_one(".form-fields", VerticalScroll).mount_all(batch)
+        if len(batch) == MOUNT_BATCH:
+            self.call_after_refresh(self.mount_batch)
+        else:
+            # The form lives as long as the wizard: the collector's full passes (~100 ms each,
+            # a key's paint waited for them) need not walk its thousands of objects again.
+            gc.freeze()
+            self.post_message(self.Ready(self))
 
     def actions(self) -> list[Widget]:
         """The buttons under the fields: the preview, then the step's own actions."""
@@ -351,6 +372,8 @@ class StepForm(Vertical):
             else:
                 self.say(message.error)
 
+        from .confirm import ConfirmDialog  # dialogs load when first needed, not at start-up
+
         question = f"{message.error}\n\n{self.session.redact(decision.question)}"
         self.app.push_screen(ConfirmDialog(question, yes=decision.yes), answered)
 
@@ -392,6 +415,8 @@ class StepForm(Vertical):
                 row.show_error()
                 self.confirm(row)
                 row.input.focus()
+
+        from .choices import ChoicesDialog
 
         self.app.push_screen(
             ChoicesDialog(f"{row.field.label}: choose one", message.choices), picked
