@@ -85,6 +85,7 @@ class MainScreen(Screen[None]):
         self.highlighted = self.selected  # the step list's; its form follows (show_highlighted)
         self.checking = self.check_again = False
         self.greeted = False  # the first form shown says what to do there
+        self.focus_when_ready = ""  # a step chosen (enter) before its form's fields were there
         # The sidebar's states are local (the ledger, digests, recorded outputs); ctrl+r checks
         # the outside world too. What it found wrong in a step stays shown until that step runs
         # again: step name -> (its record's finish time, the state verification gave it).
@@ -141,7 +142,9 @@ class MainScreen(Screen[None]):
         if event.form is self.form and not self.greeted:
             self.greeted = True
             event.form.say(self.start_hint())
-        if self.focused is None and event.form is self.form:
+        wanted = self.focus_when_ready == event.form.step.name
+        if event.form is self.form and (self.focused is None or wanted):
+            self.focus_when_ready = ""
             self.form.query_one(Input).focus()
 
     @property
@@ -276,6 +279,8 @@ class MainScreen(Screen[None]):
             inputs = self.form.query(Input)
             if inputs:
                 inputs.first().focus()
+            else:  # its fields are still being mounted: the first one gets focus when there
+                self.focus_when_ready = event.option.id
 
     @on(StepForm.AnswerSaved)
     def answer_saved(self) -> None:

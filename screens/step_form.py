@@ -278,7 +278,11 @@ class StepForm(Vertical):
         row = self.row_of(focused) if isinstance(focused, Input) else None
         if row is None:
             raise SkipAction()  # enter on a button or a choice does what it does there
-        if self.confirm(row):
+        if row.input.message_queue_size:
+            # Keys typed ahead have not reached the field yet, so its value is not whole: move
+            # on now (the keys behind enter are the next field's); leaving confirms the value.
+            self.screen.focus_next()
+        elif self.confirm(row):
             self.screen.focus_next()
 
     @on(events.DescendantFocus)

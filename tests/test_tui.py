@@ -543,3 +543,22 @@ def test_a_bug_shows_one_sentence_and_logs_the_traceback_masked(repo: Path) -> N
 def test_the_sidebar_says_how_long_ago_the_steps_were_verified(ago: int | None, words: str) -> None:
     now = 1_800_000_000.0
     assert verified_age(None if ago is None else now - ago, now) == words
+
+
+def test_enter_on_a_step_before_its_form_is_built_focuses_its_first_field(
+    drive, repo: Path
+) -> None:
+    make_repo(repo, fixed_answers())
+
+    async def quick(pilot: Pilot[None]) -> None:
+        # The files form is built on its first visit; enter comes before its fields are there.
+        await pilot.press("f2", "down", "down", "down", "enter")
+        await settle(pilot)
+        for _ in range(100):
+            if isinstance(pilot.app.focused, Input):
+                break
+            await pilot.pause()
+        assert selected_form(pilot).step.name == "files"
+        assert pilot.app.focused is field(pilot, "client.name")
+
+    drive(repo, quick, initial=None)
