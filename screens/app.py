@@ -56,7 +56,9 @@ class WizardApp(App[None]):
     ]
 
     def __init__(self, session: Session, initial: str | None = None) -> None:
-        super().__init__(css_path=assets.path("wizard.tcss"))
+        from .terminal import Driver  # the real terminal's (Pilot runs its own headless one)
+
+        super().__init__(css_path=assets.path("wizard.tcss"), driver_class=Driver)
         self.session = session
         self.initial = initial
         self.sub_title = session.repo.name
