@@ -344,15 +344,21 @@ def test_an_lms_that_cannot_be_reached_needs_the_operators_word(moto: Moto, repo
 
 
 def test_tools_on_path_with_their_versions(
-    moto: Moto, repo: Path, monkeypatch: pytest.MonkeyPatch
+    moto: Moto, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not shutil.which("terraform"):
         pytest.skip("terraform is not installed here")
     monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + os.environ["PATH"])
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     found = check(repo, answers(moto), "tools")
     assert found.verdict == "pass", found.finding
     for name in ("terraform ", "ansible-playbook ", "git ", "ssh "):
         assert name in found.finding
+    # `terraform version` asks HashiCorp's checkpoint service for news (a network call the
+    # director host may not allow) and leaves ~/.terraform.d behind: neither for a check.
+    assert list(home.iterdir()) == []
 
 
 def test_a_missing_tool_is_named_and_a_configuration_checkout_stands_in_for_ansible(

@@ -9,6 +9,7 @@ fails, unless the operator overrode that check (decision ``override:<id>`` = ``y
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import stat
@@ -408,6 +409,9 @@ def tool_version(name: str) -> str | None:
         quick = _ansible_core_version(found)
         if quick:
             return quick
+    # terraform would ask HashiCorp's checkpoint service for news (the network) and write
+    # ~/.terraform.d; a version check needs neither.
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1"} if name == "terraform" else None
     try:
         result = subprocess.run(
             [found, *TOOLS[name]],
@@ -415,6 +419,7 @@ def tool_version(name: str) -> str | None:
             text=True,
             timeout=TOOL_TIMEOUT,
             stdin=subprocess.DEVNULL,
+            env=env,
         )
     except (OSError, subprocess.TimeoutExpired):
         return "found (its version did not print)"
