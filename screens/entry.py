@@ -23,12 +23,13 @@ def settle_imports() -> None:
 
 def open_tui(repo: Path, backends: Backends | None = None) -> int:
     """The wizard on ``repo``; with ``backends`` (demo mode) it says DEMO in every header."""
-    gc.disable()
+    gc.disable()  # until the first frame is painted (WizardApp collects again then)
     try:
         from screens.app import run_app
+
+        return run_app(repo, backends)
     finally:
-        settle_imports()
-    return run_app(repo, backends)
+        gc.enable()  # had the wizard ended before its first frame
 
 
 def main() -> None:
