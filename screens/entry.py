@@ -33,5 +33,10 @@ def open_tui(repo: Path, backends: Backends | None = None) -> int:
 
 
 def main() -> None:
-    settle_imports()
+    arguments = sys.argv[1:]
+    first = next((a for a in arguments if not a.startswith("-")), None)
+    if first in cli.COMMANDS:
+        settle_imports()
+    else:  # the wizard itself: the collector stays off until its first frame (open_tui)
+        gc.freeze()
     sys.exit(cli.main(open_tui=open_tui))
