@@ -40,6 +40,12 @@ class InternalError(Exception):
         )
 
 
+def collect_again() -> None:
+    """The start-up's objects are kept out of the collector's passes, which start again."""
+    gc.freeze()
+    gc.enable()
+
+
 class WizardApp(App[None]):
     """The whole TUI over one open :class:`Session`; the caller opens and closes it."""
 
@@ -69,6 +75,9 @@ class WizardApp(App[None]):
         return self.main_screen
 
     def on_mount(self) -> None:
+        # The launcher keeps the cyclic collector off through start-up: what start-up built
+        # lives on, so it is frozen out of the collector's passes, which start again now.
+        self.call_after_refresh(collect_again)
         # A dropped SSH connection sends SIGHUP, whose default ends the process at once:
         # instead the field being typed in is kept as a draft and the rest confirmed.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -8,7 +8,6 @@ of SPEC §8, grouped by step.
 from __future__ import annotations
 
 import difflib
-import secrets
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,8 @@ INTERNAL_GROUP = "_wizard"
 
 
 def generate_secret(length: int = SECRET_LENGTH) -> str:
+    import secrets  # hashlib behind it: loaded when a secret is made, not at start-up
+
     return "".join(secrets.choice(SECRET_ALPHABET) for _ in range(length))
 
 

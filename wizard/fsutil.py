@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -311,7 +310,7 @@ def _backup(path: Path) -> Path | None:
     if not os.path.lexists(path):
         return None
     while True:
-        backup = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        backup = path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp"
         try:
             os.link(path, backup, follow_symlinks=False)
         except FileExistsError:

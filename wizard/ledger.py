@@ -7,8 +7,6 @@ revealing any value.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +30,11 @@ FIX = "move it aside (the steps then count as not run) or restore it from git, t
 
 def digest(key: str, value: Any) -> str:
     """Keyed digest of one input value; equal values give equal digests in one secure repo."""
+    # Loaded when first needed (the step states are worked out after the first paint):
+    # hashlib sets up OpenSSL's digests, a visible share of the start-up's time and memory.
+    import hashlib
+    import hmac
+
     canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -53,6 +56,8 @@ class StepRecord:
     @property
     def input_hash(self) -> str:
         """One hash over all input digests (what SPEC §3 calls the hash of its inputs)."""
+        import hashlib
+
         return hashlib.sha256(json.dumps(self.inputs, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> dict[str, Any]:
