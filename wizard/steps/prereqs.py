@@ -9,11 +9,13 @@ fails, unless the operator overrode that check (decision ``override:<id>`` = ``y
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -399,28 +401,62 @@ def _ansible_core_version(script: str) -> str | None:
     return match[1] if match else None
 
 
+class VersionProbe:
+    """``name``'s version command, started at once; :meth:`result` waits for what it prints."""
+
+    NO_OUTPUT = "found (its version did not print)"
+
+    def __init__(self, name: str):
+        self.found = shutil.which(name)
+        self.process: subprocess.Popen[str] | None = None
+        self.deadline = time.monotonic() + TOOL_TIMEOUT
+        if self.found is None:
+            return
+        # terraform would otherwise ask HashiCorp's checkpoint service whether it is out of date
+        # (a network round trip; the answer goes after the first line, which is all that is read)
+        env = {**os.environ, "CHECKPOINT_DISABLE": "1"} if name == "terraform" else None
+        try:
+            self.process = subprocess.Popen(
+                [self.found, *TOOLS[name]],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        except OSError:
+            self.process = None
+
+    def result(self) -> str | None:
+        """The version (or "found" when it prints none); None when ``name`` is not on PATH."""
+        if self.found is None:
+            return None
+        if self.process is None:
+            return self.NO_OUTPUT
+        try:
+            out, err = self.process.communicate(timeout=max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return self.NO_OUTPUT
+        first = (out.strip() or err.strip()).splitlines()[:1]
+        match = _VERSION.search(first[0]) if first else None
+        return match[1] if match else "found"
+
+    def stop(self) -> None:
+        """End the command if it still runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
 def tool_version(name: str) -> str | None:
     """``name``'s version (or "found" when it prints none); None when it is not on PATH."""
-    found = shutil.which(name)
-    if found is None:
-        return None
     if name == "ansible-playbook":
-        quick = _ansible_core_version(found)
+        found = shutil.which(name)
+        quick = _ansible_core_version(found) if found else None
         if quick:
             return quick
-    try:
-        result = subprocess.run(
-            [found, *TOOLS[name]],
-            capture_output=True,
-            text=True,
-            timeout=TOOL_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "found (its version did not print)"
-    first = (result.stdout.strip() or result.stderr.strip()).splitlines()[:1]
-    match = _VERSION.search(first[0]) if first else None
-    return match[1] if match else "found"
+    return VersionProbe(name).result()
 
 
 def playbooks_ansible(ctx: Context) -> str | None:
@@ -449,11 +485,14 @@ INSTALL = {
 
 
 def check_tools(ctx: Context) -> Check:
-    names = [name for name in TOOLS if name != "ansible-playbook"]
-    with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
-        playbooks = pool.submit(playbooks_ansible, ctx)
-        versions = dict(zip(names, pool.map(tool_version, names), strict=True))
-        which = playbooks.result()
+    # The version commands run side by side while this thread looks for ansible-playbook.
+    probes = {name: VersionProbe(name) for name in TOOLS if name != "ansible-playbook"}
+    try:
+        which = playbooks_ansible(ctx)
+        versions = {name: probe.result() for name, probe in probes.items()}
+    finally:
+        for probe in probes.values():
+            probe.stop()
     found = [f"{name} {version}" for name, version in versions.items() if version]
     missing = [name for name in ("terraform", "git", "ssh") if not versions[name]]
     if which:
@@ -691,6 +730,15 @@ def values(session: Session) -> dict[str, Any]:
     return found
 
 
+# The checks that wait on other programs start first (the slowest, tools, before all), so those
+# programs run on the other core while the AWS checks use this one.
+FIRST = ("tools", "ssh.keys", "edxapp.database", "edxapp.oauth2_provider", "aws.credentials")
+
+
+def _start(cid: str) -> int:
+    return FIRST.index(cid) if cid in FIRST else len(FIRST)
+
+
 def run_checks(
     session: Session,
     decisions: Mapping[str, str] | None = None,
@@ -705,7 +753,7 @@ def run_checks(
     shared = Context(session, values(session), decisions or {})
     results: dict[str, Check] = {}
     with ThreadPoolExecutor(max_workers=len(only), thread_name_prefix="prereq") as pool:
-        futures = {pool.submit(run_one, shared, cid): cid for cid in only}
+        futures = {pool.submit(run_one, shared, cid): cid for cid in sorted(only, key=_start)}
         for future in as_completed(futures):
             result = future.result()
             results[result.id] = result
