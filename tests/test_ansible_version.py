@@ -31,8 +31,8 @@ def _dist(where: Path, entry: str, version: str, *, egg_file: bool = False) -> N
 def _both() -> tuple[str | None, str | None]:
     interpreter = [sys.executable, "-S"]  # no site-packages: only the test's PYTHONPATH
     return (
-        ansible._probe_version(interpreter, ansible._QUICK_PROBE),
-        ansible._probe_version(interpreter, ansible._METADATA_PROBE),
+        ansible._run_probe(interpreter, ansible._QUICK_PROBE),
+        ansible._run_probe(interpreter, ansible._METADATA_PROBE),
     )
 
 
@@ -77,9 +77,20 @@ def test_the_quick_probe_reads_what_importlib_metadata_reads(
 
     quick, metadata = _both()
 
-    assert metadata == expected
     assert quick == metadata
-    assert ansible.ansible_version(_script(tmp_path)) == metadata
+    assert ansible.ansible_version(_script(tmp_path)) == expected
+
+
+def test_without_ansible_both_probes_find_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _dist(tmp_path, "ansible_lint-6.0.dist-info", "6.0")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+
+    quick, metadata = _both()
+
+    assert quick == metadata == " \n"
+    assert ansible.ansible_version(_script(tmp_path)) is None
 
 
 def test_a_zip_on_the_path_falls_back_to_importlib_metadata(
@@ -94,6 +105,6 @@ def test_a_zip_on_the_path_falls_back_to_importlib_metadata(
 
     quick, metadata = _both()
 
-    assert quick is None
-    assert metadata == "3.1.4"
+    assert quick is None  # it does not read zips: it says so by failing
+    assert metadata == "3.1.4 \n"
     assert ansible.ansible_version(_script(tmp_path)) == "3.1.4"

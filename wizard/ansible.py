@@ -89,32 +89,37 @@ def _interpreter(script: Path) -> list[str] | None:
 # importlib.metadata, which alone takes ~90 ms of CPU. Prints nothing when the interpreter's path
 # holds anything it does not read (a zip, an extra distribution finder): then the full probe runs.
 _QUICK_PROBE = """\
-import os, re, sys
-def norm(n): return re.sub(r"[-_.]+", "_", n).lower()
-def v(want):
-    for d in sys.path:
-        try: names = os.listdir(d or ".")
-        except NotADirectoryError: sys.exit(3)
-        except OSError: continue
-        for e in names:
-            low = e.lower()
-            if not low.endswith((".dist-info", ".egg-info")): continue
-            if norm(low.rpartition(".")[0].partition("-")[0]) != want: continue
-            p = os.path.join(d, e)
-            isdir = os.path.isdir(p)
-            for f in [p + "/METADATA", p + "/PKG-INFO"] if isdir else [p]:
-                try: text = open(f, encoding="utf-8").read()
-                except OSError: continue
-                for line in text.split("\\n"):
-                    if not line.strip(): break
-                    if line.startswith("Version:"): return line[8:].strip()
-                sys.exit(3)
-            sys.exit(3)
+import os, sys
 for f in sys.meta_path:
     if hasattr(f, "find_distributions") and getattr(f, "__name__", "") != "PathFinder":
         sys.exit(3)
-core = v("ansible_core") or v("ansible_base")
-full = v("ansible")
+def norm(name):
+    name = name.replace("-", "_").replace(".", "_")
+    while "__" in name: name = name.replace("__", "_")
+    return name
+def version(place):
+    isdir = os.path.isdir(place)
+    for path in [place + "/METADATA", place + "/PKG-INFO"] if isdir else [place]:
+        try: text = open(path, encoding="utf-8").read()
+        except OSError: continue
+        for line in text.split("\\n"):
+            if not line.strip(): break
+            if line.startswith("Version:"): return line[8:].strip()
+        break
+    sys.exit(3)
+wanted = {"ansible_core": None, "ansible_base": None, "ansible": None}
+for d in sys.path:
+    try: names = os.listdir(d or ".")
+    except NotADirectoryError: sys.exit(3)
+    except OSError: continue
+    for e in names:
+        low = e.lower()
+        if not low.endswith((".dist-info", ".egg-info")): continue
+        name = norm(low.rpartition(".")[0].partition("-")[0])
+        if name in wanted and wanted[name] is None:
+            wanted[name] = version(os.path.join(d, e))
+core = wanted["ansible_core"] or wanted["ansible_base"]
+full = wanted["ansible"]
 print(core or full or "", full or "")
 """
 
@@ -136,12 +141,18 @@ def ansible_version(script: Path) -> str | None:
     interpreter = _interpreter(script)
     if interpreter is None:
         return None
-    quick = _probe_version(interpreter, _QUICK_PROBE)
-    return quick if quick is not None else _probe_version(interpreter, _METADATA_PROBE)
+    printed = _run_probe(interpreter, _QUICK_PROBE)
+    if printed is None:
+        printed = _run_probe(interpreter, _METADATA_PROBE)
+    words = (printed or "").split()
+    if not words:
+        return None
+    core, full = words[0], words[1] if len(words) > 1 else ""
+    return f"{core} (ansible {full})" if full and full != core else core
 
 
-def _probe_version(interpreter: list[str], probe: str) -> str | None:
-    """What ``probe`` prints run by ``interpreter``, as "core (ansible full)"; None if nothing."""
+def _run_probe(interpreter: list[str], probe: str) -> str | None:
+    """What ``probe`` prints, run by ``interpreter``; None when it fails."""
     try:
         result = subprocess.run(
             [*interpreter, "-c", probe],
@@ -152,11 +163,7 @@ def _probe_version(interpreter: list[str], probe: str) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    words = result.stdout.split() if result.returncode == 0 else []
-    if not words:
-        return None
-    core, full = words[0], words[1] if len(words) > 1 else ""
-    return f"{core} (ansible {full})" if full and full != core else core
+    return result.stdout if result.returncode == 0 else None
 
 
 def _candidates(configuration_dir: Path | None) -> list[Path]:
