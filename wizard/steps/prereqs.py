@@ -734,15 +734,6 @@ def values(session: Session) -> dict[str, Any]:
     return found
 
 
-# The checks that wait on other programs start first (the slowest, tools, before all), so those
-# programs run on the other core while the AWS checks use this one.
-FIRST = ("tools", "ssh.keys", "edxapp.database", "edxapp.oauth2_provider", "aws.credentials")
-
-
-def _start(cid: str) -> int:
-    return FIRST.index(cid) if cid in FIRST else len(FIRST)
-
-
 def run_checks(
     session: Session,
     decisions: Mapping[str, str] | None = None,
@@ -757,7 +748,7 @@ def run_checks(
     shared = Context(session, values(session), decisions or {})
     results: dict[str, Check] = {}
     with ThreadPoolExecutor(max_workers=len(only), thread_name_prefix="prereq") as pool:
-        futures = {pool.submit(run_one, shared, cid): cid for cid in sorted(only, key=_start)}
+        futures = {pool.submit(run_one, shared, cid): cid for cid in only}
         for future in as_completed(futures):
             result = future.result()
             results[result.id] = result
