@@ -149,13 +149,26 @@ _models: Any = None
 _models_lock = threading.Lock()
 
 
+# botocore's built-in event handlers, registered once: registering them checks each handler's
+# signature (~15 ms of CPU per session); a new session starts from a copy of them.
+_builtin_hooks: Any = None
+
+
 def _botocore_session() -> Any:
     """A new botocore session whose service models come from the process's shared loader."""
+    import copy
+
+    from botocore.hooks import HierarchicalEmitter  # type: ignore[import-untyped]
     from botocore.session import Session  # type: ignore[import-untyped]
 
-    global _models
+    global _models, _builtin_hooks
     with _models_lock:
-        core = Session()
+        if _builtin_hooks is None:
+            _builtin_hooks = HierarchicalEmitter()
+            Session(event_hooks=_builtin_hooks)  # registers the built-in handlers into it
+        hooks = copy.copy(_builtin_hooks)
+        hooks._lookup_cache = {}  # the copy would share the original's cache of lookups
+        core = Session(event_hooks=hooks, include_builtin_handlers=False)
         if _models is None:
             _models = core.get_component("data_loader")
         else:

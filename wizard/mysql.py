@@ -9,6 +9,7 @@ query parameters. No message built here ever contains a password.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -119,11 +120,9 @@ def connect(
 
     Raises :class:`DatabaseError` with a message that names the server and the fix.
     """
-    import pymysql  # type: ignore[import-untyped]
-
     host, port = via or (server.host, server.port)
     try:
-        conn: Connection = pymysql.connect(
+        conn: Connection = _connection_class()(
             host=host,
             port=port,
             user=user,
@@ -138,6 +137,35 @@ def connect(
     except Exception as exc:
         raise explain(exc, server, user, password, database=database) from None
     return conn
+
+
+_connection_type: Any = None
+_preferred_tls: Any = None
+_tls_lock = threading.Lock()
+
+
+def _connection_class() -> Any:
+    """PyMySQL's connection, sharing its TLS context of the default "preferred" mode."""
+    global _connection_type
+    if _connection_type is not None:
+        return _connection_type
+    import pymysql  # type: ignore[import-untyped]
+
+    class SharedTLSConnection(pymysql.connections.Connection):  # type: ignore[misc]
+        # With no TLS options PyMySQL builds a fresh default context for every connection
+        # (encrypt if the server offers it, no verification); loading the system CA store for
+        # it costs ~60 ms of CPU each time. The context is the same every time, so one serves.
+        def _create_ssl_ctx(self, sslp: Any) -> Any:
+            global _preferred_tls
+            if sslp != {}:
+                return super()._create_ssl_ctx(sslp)
+            with _tls_lock:
+                if _preferred_tls is None:
+                    _preferred_tls = super()._create_ssl_ctx({})
+                return _preferred_tls
+
+    _connection_type = SharedTLSConnection
+    return _connection_type
 
 
 @contextmanager

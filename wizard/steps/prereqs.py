@@ -15,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -368,64 +369,67 @@ def check_oauth2_provider(ctx: Context) -> Check:
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?(?:p\d+)?)")
 TOOLS: dict[str, list[str]] = {
     "terraform": ["version"],
-    "ansible-playbook": ["--version"],
     "git": ["--version"],
     "ssh": ["-V"],
 }
 
 
-def _ansible_core_version(script: str) -> str | None:
-    """ansible-core's version as the interpreter of ``script`` sees it: the package metadata,
-    read in a few milliseconds, where ``ansible-playbook --version`` loads all of ansible."""
-    try:
-        with open(script, "rb") as handle:
-            first = handle.readline(512).decode("utf-8", "replace")
-    except OSError:
-        return None
-    if not first.startswith("#!"):
-        return None
-    interpreter = first[2:].split()
-    probe = "from importlib.metadata import version; print(version('ansible-core'))"
-    try:
-        result = subprocess.run(
-            [*interpreter, "-c", probe],
-            capture_output=True,
-            text=True,
-            timeout=TOOL_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = _VERSION.search(result.stdout) if result.returncode == 0 else None
-    return match[1] if match else None
+# terraform would otherwise ask HashiCorp's checkpoint service whether it is out of date (a
+# network round trip whose answer goes after the first line, the only one read, and a
+# ~/.terraform.d left behind), and collect garbage while it starts (a fifth of its CPU;
+# printing its version allocates next to nothing).
+_QUIET_GO = {"CHECKPOINT_DISABLE": "1", "GOGC": "off"}
+
+
+class VersionProbe:
+    """``name``'s version command, started at once; :meth:`result` waits for what it prints."""
+
+    NO_OUTPUT = "found (its version did not print)"
+
+    def __init__(self, name: str):
+        self.found = shutil.which(name)
+        self.process: subprocess.Popen[str] | None = None
+        self.deadline = time.monotonic() + TOOL_TIMEOUT
+        if self.found is None:
+            return
+        env = {**os.environ, **_QUIET_GO} if name == "terraform" else None
+        try:
+            self.process = subprocess.Popen(
+                [self.found, *TOOLS[name]],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        except OSError:
+            self.process = None
+
+    def result(self) -> str | None:
+        """The version (or "found" when it prints none); None when ``name`` is not on PATH."""
+        if self.found is None:
+            return None
+        if self.process is None:
+            return self.NO_OUTPUT
+        try:
+            out, err = self.process.communicate(timeout=max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return self.NO_OUTPUT
+        first = (out.strip() or err.strip()).splitlines()[:1]
+        match = _VERSION.search(first[0]) if first else None
+        return match[1] if match else "found"
+
+    def stop(self) -> None:
+        """End the command if it still runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
 
 
 def tool_version(name: str) -> str | None:
     """``name``'s version (or "found" when it prints none); None when it is not on PATH."""
-    found = shutil.which(name)
-    if found is None:
-        return None
-    if name == "ansible-playbook":
-        quick = _ansible_core_version(found)
-        if quick:
-            return quick
-    # terraform would ask HashiCorp's checkpoint service for news (the network) and write
-    # ~/.terraform.d; a version check needs neither.
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1"} if name == "terraform" else None
-    try:
-        result = subprocess.run(
-            [found, *TOOLS[name]],
-            capture_output=True,
-            text=True,
-            timeout=TOOL_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "found (its version did not print)"
-    first = (result.stdout.strip() or result.stderr.strip()).splitlines()[:1]
-    match = _VERSION.search(first[0]) if first else None
-    return match[1] if match else "found"
+    return VersionProbe(name).result()
 
 
 def playbooks_ansible(ctx: Context) -> str | None:
@@ -454,11 +458,14 @@ INSTALL = {
 
 
 def check_tools(ctx: Context) -> Check:
-    names = [name for name in TOOLS if name != "ansible-playbook"]
-    with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
-        playbooks = pool.submit(playbooks_ansible, ctx)
-        versions = dict(zip(names, pool.map(tool_version, names), strict=True))
-        which = playbooks.result()
+    # The version commands run side by side while this thread looks for ansible-playbook.
+    probes = {name: VersionProbe(name) for name in TOOLS}
+    try:
+        which = playbooks_ansible(ctx)
+        versions = {name: probe.result() for name, probe in probes.items()}
+    finally:
+        for probe in probes.values():
+            probe.stop()
     found = [f"{name} {version}" for name, version in versions.items() if version]
     missing = [name for name in ("terraform", "git", "ssh") if not versions[name]]
     if which:
