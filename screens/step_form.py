@@ -118,6 +118,8 @@ class StepForm(Vertical):
         self.saved: dict[str, str] = {}
         self.secrets_shown = False
         self.message = ""
+        # The fields: being mounted (started), all there (mounted), filling in frame by frame.
+        self.fields_started = self.fields_mounted = self.filling = False
 
     def compose(self) -> ComposeResult:
         fields = VerticalScroll(classes="form-fields")
@@ -130,7 +132,6 @@ class StepForm(Vertical):
     def on_mount(self) -> None:
         # The fields are most of what start-up lays out: paint the step list first, and a
         # step's fields only once that step is shown (or, hidden, while the wizard is idle).
-        self.fields_started = self.fields_mounted = self.filling = False
         self.query_one("#form-more").display = False
         if self.display:
             self.call_after_refresh(self.mount_fields)
