@@ -163,8 +163,9 @@ class MainScreen(Screen[None]):
         """Build the next few widgets of a step's form not visited yet, then wait for the
         next quiet moment: a later switch to that step only shows it."""
         quiet = time.monotonic() - self.last_key_at
-        if quiet < QUIET or self.app.message_queue_size or self.message_queue_size:
-            self.set_timer(QUIET, self.build_ahead)  # keys come first
+        busy = self.app.message_queue_size or self.message_queue_size or not self.is_current
+        if quiet < QUIET or busy:
+            self.set_timer(QUIET, self.build_ahead)  # keys (and a preview shown) come first
             return
         switcher = self.query_one(ContentSwitcher)
         for name in NAMES:
