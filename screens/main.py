@@ -157,7 +157,8 @@ class MainScreen(Screen[None]):
         wanted = self.focus_when_ready == event.form.step.name
         if event.form is self.form and (self.focused is None or wanted):
             self.focus_when_ready = ""
-            self.form.query_one(Input).focus()
+            # At once: f2 pressed meanwhile (waiting in the queue) moves focus after this.
+            self.set_focus(self.form.query_one(Input))
 
     async def build_ahead(self) -> None:
         """Build the next few widgets of a step's form not visited yet, then wait for the

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from snapshot_apps.repos import choose_step, fixed_answers, make_repo, settle
 from test_tui import drive, field, selected_form
+from textual import events
 from textual.app import ComposeResult
 from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
@@ -108,3 +109,22 @@ def test_the_footer_is_rebuilt_once_for_changes_that_come_faster_than_a_rebuild(
         assert "f2" in keys and "f7" not in keys
 
     drive(repo, scenario, initial="terraform")
+
+
+def test_f2_pressed_as_the_first_form_fills_in_leaves_focus_on_the_step_list(
+    drive, repo: Path
+) -> None:
+    make_repo(repo, fixed_answers(), files_done=True)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = pilot.app.screen
+        assert isinstance(screen, MainScreen)
+        # As right after start-up: nothing focused yet, the form's last fields just mounted
+        # and f2 already pressed (its key waits in the queue behind the form's news).
+        screen.set_focus(None)
+        pilot.app.post_message(events.Key("f2", None))
+        screen.form_ready(StepForm.Ready(screen.query_one("#files", StepForm)))
+        await settle(pilot)
+        assert pilot.app.focused is screen.query_one("#steps")
+
+    drive(repo, scenario, initial="files")
