@@ -168,7 +168,10 @@ class MainScreen(Screen[None]):
         if quiet < QUIET or busy:
             self.set_timer(QUIET, self.build_ahead)  # keys (and a preview shown) come first
             return
-        switcher = self.query_one(ContentSwitcher)
+        switchers = self.query(ContentSwitcher)
+        if not switchers or not switchers.first().is_attached:
+            return  # the wizard is closing: its widgets are being taken down
+        switcher = switchers.first()
         for name in NAMES:
             found = switcher.query_children(f"#{name}")
             if not found:

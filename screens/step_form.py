@@ -159,9 +159,12 @@ class StepForm(Vertical):
         if not self.fields_started:
             self.fields_started = True
             self.to_mount = self.widgets()
+        fields = self.query_one(".form-fields", VerticalScroll)
+        if not fields.is_attached:
+            return  # the wizard is closing
         batch = list(islice(self.to_mount, size))
         if batch:
-            await self.query_one(".form-fields", VerticalScroll).mount_all(batch)
+            await fields.mount_all(batch)
         if len(batch) < size:
             self.fields_mounted = True
             # The form lives as long as the wizard: the collector's full passes (~100 ms each,
