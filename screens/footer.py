@@ -43,3 +43,10 @@ class KeysFooter(Footer):
         ):
             return
         super().bindings_changed(screen)
+
+    async def recompose(self) -> None:
+        # Changes that come faster than the rebuild (f2, then a step switched at start-up)
+        # each asked for one: the first shows the keys as they are now, the others are skipped.
+        if self.shown is not None and self.is_attached and shown_keys(self.screen) == self.shown:
+            return
+        await super().recompose()

@@ -29,6 +29,11 @@ from .footer import KeysFooter
 from .sidebar import STATES, StepList
 from .step_form import StepForm, form_class
 
+#: Widgets mounted at a time when the forms of steps not visited yet are built while idle.
+AHEAD_BATCH = 3
+#: Seconds without a key before (and between) forms are built ahead of their visit.
+QUIET = 0.3
+
 
 class StatesChecked(Message):
     def __init__(self, statuses: list[StepStatus], verified: bool = False) -> None:
@@ -86,6 +91,8 @@ class MainScreen(Screen[None]):
         self.checking = self.check_again = False
         self.greeted = False  # the first form shown says what to do there
         self.focus_when_ready = ""  # a step chosen (enter) before its form's fields were there
+        self.building_ahead = False
+        self.last_key_at = 0.0  # a switch, or a letter typed: forms are built ahead when quiet
         # The sidebar's states are local (the ledger, digests, recorded outputs); ctrl+r checks
         # the outside world too. What it found wrong in a step stays shown until that step runs
         # again: step name -> (its record's finish time, the state verification gave it).
@@ -139,13 +146,48 @@ class MainScreen(Screen[None]):
         if self.draft is not None and restore_draft(event.form, self.draft):
             self.draft = None
             return
+        if not event.form.display:
+            return  # built ahead of its visit, or left before it was whole
+        if not self.building_ahead:
+            self.building_ahead = True
+            self.set_timer(QUIET, self.build_ahead)
         if event.form is self.form and not self.greeted:
             self.greeted = True
             event.form.say(self.start_hint())
         wanted = self.focus_when_ready == event.form.step.name
         if event.form is self.form and (self.focused is None or wanted):
             self.focus_when_ready = ""
-            self.form.query_one(Input).focus()
+            # At once: f2 pressed meanwhile (waiting in the queue) moves focus after this.
+            self.set_focus(self.form.query_one(Input))
+
+    async def build_ahead(self) -> None:
+        """Build the next few widgets of a step's form not visited yet, then wait for the
+        next quiet moment: a later switch to that step only shows it."""
+        quiet = time.monotonic() - self.last_key_at
+        busy = self.app.message_queue_size or self.message_queue_size or not self.is_current
+        if quiet < QUIET or busy:
+            self.set_timer(QUIET, self.build_ahead)  # keys (and a preview shown) come first
+            return
+        switchers = self.query(ContentSwitcher)
+        if not switchers or not switchers.first().is_attached:
+            return  # the wizard is closing: its widgets are being taken down
+        switcher = switchers.first()
+        for name in NAMES:
+            found = switcher.query_children(f"#{name}")
+            if not found:
+                form = self.new_form(name)
+                form.display = False
+                await switcher.mount(form)
+                break
+            if await found.first(StepForm).build_hidden(AHEAD_BATCH):
+                break
+        else:
+            return  # every form is built
+        self.call_after_refresh(self.build_ahead)
+
+    @on(Input.Changed)
+    def typed(self) -> None:
+        self.last_key_at = time.monotonic()
 
     @property
     def form(self) -> StepForm:
@@ -271,6 +313,7 @@ class MainScreen(Screen[None]):
             # The highlight is painted first, the form in the frame after: a key gets its
             # answer at once, and keys that come faster than forms switch show the last step.
             self.highlighted = event.option.id
+            self.last_key_at = time.monotonic()
             self.call_after_refresh(self.show_highlighted)
 
     @on(OptionList.OptionSelected, "#steps")

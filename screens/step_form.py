@@ -118,6 +118,8 @@ class StepForm(Vertical):
         self.saved: dict[str, str] = {}
         self.secrets_shown = False
         self.message = ""
+        # The fields: being mounted (started), all there (mounted), filling in frame by frame.
+        self.fields_started = self.fields_mounted = self.filling = False
 
     def compose(self) -> ComposeResult:
         fields = VerticalScroll(classes="form-fields")
@@ -129,8 +131,7 @@ class StepForm(Vertical):
 
     def on_mount(self) -> None:
         # The fields are most of what start-up lays out: paint the step list first, and a
-        # step's fields only once that step is shown.
-        self.fields_mounted = False
+        # step's fields only once that step is shown (or, hidden, while the wizard is idle).
         self.query_one("#form-more").display = False
         if self.display:
             self.call_after_refresh(self.mount_fields)
@@ -140,12 +141,36 @@ class StepForm(Vertical):
             self.call_after_refresh(self.mount_fields)
 
     async def mount_fields(self) -> None:
+        """Mount the fields batch by batch, one per frame, while the form is shown."""
         # The switcher hides the other steps' forms only after they mounted: check again here.
-        if self.fields_mounted or not self.display:
+        if self.fields_mounted or self.filling or not self.display:
             return
-        self.fields_mounted = True
-        self.to_mount = self.widgets()
+        self.filling = True
         await self.mount_batch()
+
+    async def build_hidden(self, size: int) -> bool:
+        """Mount the next ``size`` widgets of a form not shown; False if there was none to."""
+        if self.fields_mounted or self.filling or self.display:
+            return False  # done, or filling in frame by frame as it is shown
+        await self.mount_next(size)
+        return True
+
+    async def mount_next(self, size: int) -> None:
+        if not self.fields_started:
+            self.fields_started = True
+            self.to_mount = self.widgets()
+        fields = self.query_one(".form-fields", VerticalScroll)
+        if not fields.is_attached:
+            return  # the wizard is closing
+        batch = list(islice(self.to_mount, size))
+        if batch:
+            await fields.mount_all(batch)
+        if len(batch) < size:
+            self.fields_mounted = True
+            # The form lives as long as the wizard: the collector's full passes (~100 ms each,
+            # a key's paint waited for them) need not walk its thousands of objects again.
+            gc.freeze()
+            self.post_message(self.Ready(self))
 
     def widgets(self) -> Iterator[Widget]:
         """The group titles, field rows and buttons, each built only when its batch is due."""
@@ -163,16 +188,16 @@ class StepForm(Vertical):
 
         A key pressed meanwhile (the first form fills in right after start-up) is answered
         between two batches instead of after the whole form."""
-        batch = list(islice(self.to_mount, MOUNT_BATCH))
-        if batch:
-            await self.query_one(".form-fields", VerticalScroll).mount_all(batch)
-        if len(batch) == MOUNT_BATCH:
-            self.call_after_refresh(self.mount_batch)
+        if not self.display:
+            # Left for another step: that step's form fills in first; the wizard finishes
+            # this one while idle (MainScreen.build_ahead), or when it is shown again.
+            self.filling = False
+            return
+        await self.mount_next(MOUNT_BATCH)
+        if self.fields_mounted:
+            self.filling = False
         else:
-            # The form lives as long as the wizard: the collector's full passes (~100 ms each,
-            # a key's paint waited for them) need not walk its thousands of objects again.
-            gc.freeze()
-            self.post_message(self.Ready(self))
+            self.call_after_refresh(self.mount_batch)
 
     def actions(self) -> list[Widget]:
         """The buttons under the fields: the preview, then the step's own actions."""
