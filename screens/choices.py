@@ -14,6 +14,8 @@ from textual.widgets.option_list import Option
 
 from wizard.aws_choices import Choice
 
+from .confirm import focus_first
+
 
 class ChoicesDialog(ModalScreen[str | None]):
     """Dismisses with the chosen value, or None on escape."""
@@ -31,7 +33,7 @@ class ChoicesDialog(ModalScreen[str | None]):
             yield OptionList(*(Option(c.label, id=c.value) for c in self.choices), id="choices")
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        focus_first(self, "OptionList")
 
     @on(OptionList.OptionSelected, "#choices")
     def chosen(self, event: OptionList.OptionSelected) -> None:

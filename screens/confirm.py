@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Static
 
 from wizard.steps import Plan
+
+
+def focus_first(screen: Screen[Any], selector: str) -> None:
+    """Focus what ``selector`` finds, if anything: a dialog answered by a key typed ahead of it
+    can be dismissed before it has mounted what it shows."""
+    for widget in screen.query(selector):
+        widget.focus()
+        return
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -39,7 +47,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        focus_first(self, "#no")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -72,7 +80,7 @@ class WordDialog(ModalScreen[str | None]):
             yield Input(placeholder=f"type {self.plan.confirm}", id="word")
 
     def on_mount(self) -> None:
-        self.query_one("#word", Input).focus()
+        focus_first(self, "#word")
 
     @on(Input.Submitted, "#word")
     def typed(self, event: Input.Submitted) -> None:
@@ -113,7 +121,7 @@ class QuitDialog(ModalScreen[str | None]):
                 yield Button("Cancel (c)", id="stay")
 
     def on_mount(self) -> None:
-        self.query_one(f"#{LEAVE}", Button).focus()
+        focus_first(self, f"#{LEAVE}")
 
     def action_answer(self, answer: str) -> None:
         self.dismiss(answer or None)

@@ -11,6 +11,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from .confirm import focus_first
+
 
 class MessageScreen(ModalScreen[None]):
     """The whole message; arrows and page keys scroll it, esc or enter closes it."""
@@ -32,7 +34,7 @@ class MessageScreen(ModalScreen[None]):
                 yield Static(Text(self.message), id="message-text")
 
     def on_mount(self) -> None:
-        self.query_one("#message-body").focus()
+        focus_first(self, "#message-body")
 
     def action_close(self) -> None:
         self.dismiss(None)

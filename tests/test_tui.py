@@ -562,3 +562,38 @@ def test_enter_on_a_step_before_its_form_is_built_focuses_its_first_field(
         assert pilot.app.focused is field(pilot, "client.name")
 
     drive(repo, quick, initial=None)
+
+
+# --- dialogs answered before they were drawn ----------------------------------------------------
+
+
+@pytest.mark.parametrize("dialog", ["confirm", "word", "quit"])
+def test_a_dialog_answered_before_it_was_drawn_is_no_error(dialog: str) -> None:
+    """A key typed ahead (ctrl+s then y at once, over a slow link) can answer a dialog before it
+    has mounted its buttons: the answer counts and nothing fails (it was a NoMatches crash)."""
+    from textual.app import App
+
+    from screens.confirm import ConfirmDialog, QuitDialog, WordDialog
+    from wizard.steps.base import Plan
+
+    made, answer = {
+        "confirm": (lambda: ConfirmDialog("Trust it?", "Trust"), lambda d: d.action_answer(True)),
+        "word": (
+            lambda: WordDialog(Plan("terraform", confirm="destroy")),
+            lambda d: d.action_cancel(),
+        ),
+        "quit": (lambda: QuitDialog("The Terraform step"), lambda d: d.action_answer("leave")),
+    }[dialog]
+    app: App[None] = App()
+    results: list[object] = []
+
+    async def main() -> None:
+        async with app.run_test() as pilot:
+            shown = made()
+            app.push_screen(shown, results.append)
+            answer(shown)  # before the dialog's own first message (its mount) is handled
+            await pilot.pause(0.2)
+
+    asyncio.run(main())
+    assert app._exception is None, app._exception
+    assert results == [{"confirm": True, "word": None, "quit": "leave"}[dialog]]

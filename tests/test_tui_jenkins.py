@@ -48,7 +48,8 @@ def preview_text(pilot: Pilot[None]) -> str:
 
 async def wait_for(pilot: Pilot[None], kind: type, what: str) -> None:
     for _ in range(200):
-        if isinstance(pilot.app.screen, kind):
+        # Mounted too: what it shows is there to read (and keys go to a dialog that is drawn).
+        if isinstance(pilot.app.screen, kind) and pilot.app.screen.is_mounted:
             return
         await pilot.pause(0.05)
     raise AssertionError(f"{what} never showed")
