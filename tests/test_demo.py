@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ci_required import skip_missing
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from terraform_service import missing
+from test_demo_tmux import open_demo
 from test_tui_terminal import screen, tmux, wait_until  # noqa: F401
 
 from wizard.aws import Target
@@ -133,16 +132,8 @@ def test_the_demo_wizard_says_demo_and_quitting_stops_the_stand_ins(
     tmux: Any, tmp_path: Path
 ) -> None:
     directory = tmp_path / "demo-repo"
-    status_file = tmp_path / "exit-status"
-    wizard = shlex.join([sys.executable, "-m", "screens", "demo", str(directory)])
-    command = ["sh", "-c", f"{wizard}; echo $? > {shlex.quote(str(status_file))}; sleep 30"]
-    env = ["TERM=xterm-256color", f"PYTHONPATH={ROOT}", "LANG=C.UTF-8", f"HOME={tmp_path}"]
-    started = tmux(
-        "new-session", "-d", "-s", "wizard", "-x", "80", "-y", "24", "env", *env, *command
-    )
-    assert started.returncode == 0, started.stderr
-    # Starting MariaDB and seeding moto take a while on a loaded machine.
-    wait_until(lambda: "AWS endpoint URL" in screen(tmux), "the demo's wizard", tmux, tries=1800)
+    status_file = open_demo(tmux, directory, home=tmp_path)  # waits for the demo's stand-ins
+    wait_until(lambda: "AWS endpoint URL" in screen(tmux), "the first step's form", tmux)
     shown = screen(tmux)
     assert "DEMO" in shown.splitlines()[0]
     assert "http://127.0.0.1:" in shown  # the answers point at the stand-ins

@@ -341,27 +341,23 @@ def _resume(directory: Path, state: Path, answers: Path, say: Callable[[str], No
 
 def _follow_ports(data: dict[str, Any], ports: dict[str, Any], db: int, ssh: int) -> list[str]:
     """Point the answers ``data`` at where the stand-ins listen now; the ones that moved."""
+    # Each stand-in: its name, where it listens now, and the answers that say so (the first
+    # one tells whether it moved).
+    where: list[tuple[str, Any, list[tuple[str, str]]]] = [
+        ("the AWS stand-in", str(ports["moto_url"]), [("aws", "endpoint_url")]),
+        ("Jenkins", ports["jenkins"], [("jenkins", "port")]),
+        ("Insights", f"http://127.0.0.1:{ports['insights']}", [("insights", "base_url")]),
+        ("the Analytics API", ports["api"], [("analytics_api", "port")]),
+        ("MariaDB", db, [("database", "port"), ("edxapp", "db_port")]),
+        ("sshd", ssh, [("ansible", "ssh_port"), ("director", "port")]),
+    ]
     moved = []
-    url = str(ports["moto_url"])
-    if data["aws"]["endpoint_url"] != url:
-        data["aws"]["endpoint_url"] = url
-        moved.append("the AWS stand-in")
-    if data["jenkins"]["port"] != ports["jenkins"]:
-        data["jenkins"]["port"] = ports["jenkins"]
-        moved.append("Jenkins")
-    insights = f"http://127.0.0.1:{ports['insights']}"
-    if data["insights"]["base_url"] != insights:
-        data["insights"]["base_url"] = insights
-        moved.append("Insights")
-    if data["analytics_api"]["port"] != ports["api"]:
-        data["analytics_api"]["port"] = ports["api"]
-        moved.append("the Analytics API")
-    if data["database"]["port"] != db:
-        data["database"]["port"] = data["edxapp"]["db_port"] = db
-        moved.append("MariaDB")
-    if data["ansible"]["ssh_port"] != ssh:
-        data["ansible"]["ssh_port"] = data["director"]["port"] = ssh
-        moved.append("sshd")
+    for name, now, keys in where:
+        group, key = keys[0]
+        if data[group][key] != now:
+            for group, key in keys:
+                data[group][key] = now
+            moved.append(name)
     return moved
 
 
