@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import textwrap
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Input, Label, Static
+from textual.widget import Widget
+from textual.widgets import Input, Static
 
 from wizard.fields import Field, FieldError, tunnel_text
 
@@ -46,14 +47,42 @@ class FieldValidator(Validator):
         return self.success()
 
 
-class FieldRow(Vertical):
-    """Label and input side by side, the validation message under them."""
+class FieldInput(Input):
+    """An answer's input, whose styles are worked out once: when it is mounted.
+
+    Textual works out a widget's styles again on every class change, even before it is
+    mounted, and an input changes classes twice while it is created (compact, valid);
+    mounting works them out anyway. That was most of the time creating a row took."""
+
+    def update_node_styles(self, animate: bool = True) -> None:
+        if self._parent is not None:  # mounted (or being mounted): its styles matter now
+            super().update_node_styles(animate)
+
+
+#: Columns of the labels' column: a label wraps within it, a space kept before its field.
+LABEL_COLUMNS = 22
+
+
+def label_lines(label: str) -> list[str]:
+    """``label`` wrapped to the labels' column, a space kept before the field."""
+    return textwrap.wrap(label, LABEL_COLUMNS - 1) or [""]
+
+
+class FieldRow(Widget):
+    """Label and input side by side, the validation message under the input.
+
+    The row draws its label itself and mounts its message only while there is one: a step
+    switch lays out, shows or hides every widget of two forms, so a row is two widgets."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"field-row--label"}
 
     def __init__(self, field: Field, value: str, placeholder: str) -> None:
         super().__init__(classes="field-row")
         self.field = field
+        self.label = label_lines(field.label)
+        self.styles.min_height = len(self.label)  # a label's every line shows
         self.shown_error: str | None = None
-        self.input = Input(
+        self.input = FieldInput(
             value=value,
             placeholder=placeholder,
             password=field.secret,
@@ -64,11 +93,11 @@ class FieldRow(Vertical):
         )
 
     def compose(self) -> ComposeResult:
-        # A two-column grid (label | input, message across both) keeps the widget count low:
-        # a long form relays out on every focus change.
-        yield Label(self.field.label, classes="field-label")
         yield self.input
-        yield Static(classes="field-error")
+
+    def render(self) -> Text:
+        """The label, in the column left of the input (which is drawn over the rest)."""
+        return Text("\n".join(self.label), style=self.get_component_rich_style("field-row--label"))
 
     @property
     def error(self) -> str | None:
@@ -84,5 +113,11 @@ class FieldRow(Vertical):
         if message == self.shown_error:
             return  # most keystrokes change nothing here; a relayout per key would
         self.shown_error = message
-        self.query_one(".field-error", Static).update(Text(message or ""))
         self.set_class(message is not None, "-invalid")
+        shown = self.query(".field-error")
+        if message is None:
+            shown.remove()
+        elif shown:
+            shown.first(Static).update(Text(message))
+        else:
+            self.mount(Static(Text(message), classes="field-error"))

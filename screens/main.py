@@ -30,9 +30,11 @@ from .sidebar import STATES, StepList
 from .step_form import StepForm, form_class
 
 #: Widgets mounted at a time when the forms of steps not visited yet are built while idle.
-AHEAD_BATCH = 3
-#: Seconds without a key before (and between) forms are built ahead of their visit.
+AHEAD_BATCH = 2
+#: Seconds without a key before forms are built ahead of their visit.
 QUIET = 0.3
+#: Seconds the building waits when a key (or other news) is queued for the wizard.
+AHEAD_WAIT = 0.02
 
 
 class StatesChecked(Message):
@@ -88,7 +90,7 @@ class MainScreen(Screen[None]):
             running[0] if running else draft_step or first_step_to_do(session)
         )
         self.highlighted = self.selected  # the step list's; its form follows (show_highlighted)
-        self.checking = self.check_again = False
+        self.checking = self.check_again = self.states_asked = False
         self.greeted = False  # the first form shown says what to do there
         self.focus_when_ready = ""  # a step chosen (enter) before its form's fields were there
         self.building_ahead = False
@@ -120,8 +122,6 @@ class MainScreen(Screen[None]):
         steps = self.query_one(StepList)
         steps.highlighted = steps.get_option_index(self.selected)
         self.show_step(self.selected)
-        # The states are checked in a thread that would compete with the first paint.
-        self.call_after_refresh(self.refresh_states)
         self.show_verified_age()
         self.set_interval(30, self.show_verified_age)
         # A run an earlier wizard left (killed, or the connection dropped): follow it.
@@ -143,6 +143,11 @@ class MainScreen(Screen[None]):
 
     @on(StepForm.Ready)
     def form_ready(self, event: StepForm.Ready) -> None:
+        if not self.states_asked:
+            # The states are checked in a thread, which takes turns with the wizard's own:
+            # not before the first form is whole (keys typed meanwhile wait for it less).
+            self.states_asked = True
+            self.refresh_states()
         if self.draft is not None and restore_draft(event.form, self.draft):
             self.draft = None
             return
@@ -163,10 +168,11 @@ class MainScreen(Screen[None]):
     async def build_ahead(self) -> None:
         """Build the next few widgets of a step's form not visited yet, then wait for the
         next quiet moment: a later switch to that step only shows it."""
-        quiet = time.monotonic() - self.last_key_at
-        busy = self.app.message_queue_size or self.message_queue_size or not self.is_current
-        if quiet < QUIET or busy:
+        if time.monotonic() - self.last_key_at < QUIET or not self.is_current:
             self.set_timer(QUIET, self.build_ahead)  # keys (and a preview shown) come first
+            return
+        if self.app.message_queue_size:
+            self.set_timer(AHEAD_WAIT, self.build_ahead)  # a key waits to be handled
             return
         switchers = self.query(ContentSwitcher)
         if not switchers or not switchers.first().is_attached:
@@ -186,8 +192,9 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self.build_ahead)
 
     @on(Input.Changed)
-    def typed(self) -> None:
-        self.last_key_at = time.monotonic()
+    def typed(self, event: Input.Changed) -> None:
+        if event.input.has_focus:  # typed: not a field of a form being built, with its value
+            self.last_key_at = time.monotonic()
 
     @property
     def form(self) -> StepForm:

@@ -36,8 +36,9 @@ from .problems import explained
 ASKED_WITH: dict[str, tuple[str, ...]] = {"edxapp.lms_url": ("edxapp.lms_host",)}
 #: Lines of the message area; a longer message says how to read all of it.
 MESSAGE_LINES = 3
-#: Widgets (field rows, group titles) mounted per frame when a form fills in.
-MOUNT_BATCH = 6
+#: Widgets (field rows, group titles) mounted per frame when a form fills in: a key pressed
+#: then waits for the frame that paints them.
+MOUNT_BATCH = 2
 
 
 def form_keys(step: Step) -> tuple[str, ...]:
@@ -132,7 +133,10 @@ class StepForm(Vertical):
     def on_mount(self) -> None:
         # The fields are most of what start-up lays out: paint the step list first, and a
         # step's fields only once that step is shown (or, hidden, while the wizard is idle).
-        self.query_one("#form-more").display = False
+        more = self.query_children("#form-more")
+        if not more:
+            return  # the wizard is closing: the form's own widgets were not mounted
+        more.first().display = False
         if self.display:
             self.call_after_refresh(self.mount_fields)
 
@@ -167,10 +171,37 @@ class StepForm(Vertical):
             await fields.mount_all(batch)
         if len(batch) < size:
             self.fields_mounted = True
+            if not self.display:
+                self.call_after_refresh(self.lay_out_hidden)
             # The form lives as long as the wizard: the collector's full passes (~100 ms each,
             # a key's paint waited for them) need not walk its thousands of objects again.
             gc.freeze()
             self.post_message(self.Ready(self))
+
+    def lay_out_hidden(self) -> None:
+        """Give the widgets of a form built hidden the sizes they will have when it is shown.
+
+        A widget's first layout asks for another (its size changes from nothing), so a form's
+        first showing cost two layouts of the whole screen; laid out here, while the wizard is
+        idle, its first showing costs what any other does. Textual has no public call for
+        this: its compositor lays out the form alone, at the size the shown form has, until
+        the sizes settle."""
+        from textual._compositor import Compositor
+
+        switcher = self.parent
+        if self.display or not isinstance(switcher, Widget) or not switcher.content_size:
+            return
+        for _ in range(3):  # again while sizes change (the first one shows the scrollbar)
+            compositor = Compositor()
+            compositor.reflow(self, switcher.content_size)
+            changed = [
+                widget._size_updated(
+                    geometry.region.size, geometry.virtual_size, geometry.container_size
+                )
+                for widget, geometry in compositor.layers
+            ]
+            if not any(changed):
+                return
 
     def widgets(self) -> Iterator[Widget]:
         """The group titles, field rows and buttons, each built only when its batch is due."""

@@ -13,6 +13,7 @@ from test_tui import drive, field, selected_form
 from textual import events
 from textual.app import ComposeResult
 from textual.pilot import Pilot
+from textual.widgets import ContentSwitcher
 from textual.widgets._footer import FooterKey
 
 from screens.field_row import as_text
@@ -59,9 +60,13 @@ def test_forms_of_steps_not_visited_are_built_while_idle_and_stay_hidden(drive, 
                 assert row.input.value == as_text(answers.get(key)), key
         # A switch shows the form built ahead: the very same fields, now on screen.
         profile = screen.query_one("#terraform", StepForm).rows["aws.profile"].input
+        # Laid out while hidden, at the size it has once shown: showing it lays out once.
+        await settle(pilot)
+        size = profile.outer_size  # as the last layout left it
         await choose_step(pilot, "terraform")
         assert selected_form(pilot).step.name == "terraform"
         assert field(pilot, "aws.profile") is profile and profile.region.height == 1
+        assert size.width > 0 and profile.outer_size == size == profile.region.size
 
     drive(repo, scenario, initial="files")
 
@@ -126,5 +131,20 @@ def test_f2_pressed_as_the_first_form_fills_in_leaves_focus_on_the_step_list(
         screen.form_ready(StepForm.Ready(screen.query_one("#files", StepForm)))
         await settle(pilot)
         assert pilot.app.focused is screen.query_one("#steps")
+
+    drive(repo, scenario, initial="files")
+
+
+def test_a_form_built_ahead_as_the_wizard_closes_is_no_error(drive, repo: Path) -> None:
+    make_repo(repo, fixed_answers(), files_done=True)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = pilot.app.screen
+        assert isinstance(screen, MainScreen)
+        # As build_ahead does when the quit comes in the same moment.
+        form = screen.new_form("report")
+        form.display = False
+        screen.query_one(ContentSwitcher).mount(form)
+        pilot.app.exit()
 
     drive(repo, scenario, initial="files")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import PLANTED_PASSWORD, complete_answers
 from snapshot_apps.repos import choose_step, fixed_answers, hand_edit, make_repo, settle
 from snapshot_apps.svg_text import svg_text
@@ -21,17 +22,17 @@ from test_tui import (
     selected_form,
 )
 from textual.pilot import Pilot
-from textual.widgets import Label, RadioButton
+from textual.widgets import RadioButton
 
 from screens.confirm import ConfirmDialog
 from screens.conflicts import ConflictChoice
-from screens.field_row import FieldRow
+from screens.field_row import FieldRow, input_id
 from screens.main import MainScreen
 from screens.message import MessageScreen
 from wizard import drafts
 from wizard.drafts import Draft
 from wizard.engine import Session
-from wizard.fields import BY_KEY
+from wizard.fields import BY_KEY, FieldError
 
 __all__ = ["drive"]  # the fixture, shared with test_tui
 
@@ -99,13 +100,39 @@ def test_no_label_runs_into_its_field_at_80_columns(drive, repo: Path) -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         for step in ("terraform", "files", "database", "jenkins"):
             await choose_step(pilot, step)
-            for row in selected_form(pilot).query(FieldRow):
-                label = row.query_one(Label)
-                text = str(label.render())
-                # Every character of the label is left of the field, a space between them.
-                assert label.content_region.right < row.input.region.x, (step, text)
-                width = label.content_region.width
-                assert all(len(line) <= width for line in text.split()), text
+            screen = shown(pilot).splitlines()
+            fields = selected_form(pilot).query_one(".form-fields").region
+            rows = [row for row in selected_form(pilot).query(FieldRow) if row.region in fields]
+            assert len(rows) > 3, step
+            for row in rows:
+                # Every word of the label is on screen left of the field, a space between them.
+                left, region = row.input.region.x, row.region
+                label = [
+                    screen[y][region.x : left].ljust(left - region.x)
+                    for y in range(region.y, region.bottom)
+                ]
+                assert " ".join(" ".join(label).split()) == row.field.label, (step, label)
+                assert all(line.endswith(" ") for line in label), (step, label)
+
+    drive(repo, scenario, initial="files")
+
+
+def test_a_fields_message_shows_under_it_while_its_value_does_not_fit(drive, repo: Path) -> None:
+    make_repo(repo, fixed_answers(), files_done=True)
+    with pytest.raises(FieldError) as allowed:
+        BY_KEY["client.name"].clean("acme ")
+    first_words = " ".join(str(allowed.value).split()[:3])
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        row = selected_form(pilot).rows["client.name"]
+        await pilot.click(f"#{input_id('client.name')}")
+        await pilot.press("end", "space")
+        await settle(pilot)
+        assert row.region.height > 1 and first_words in shown(pilot)
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert row.region.height == 1 and first_words not in shown(pilot)
+        assert not row.query(".field-error")  # the message is there only while it is shown
 
     drive(repo, scenario, initial="files")
 

@@ -90,11 +90,12 @@ def drive(
 
 
 async def form_ready(pilot: Pilot[None]) -> None:
-    """Wait (bounded) for the fields and the first focus: the form mounts after first paint."""
-    for _ in range(100):
+    """Wait (bounded) for the fields and the first focus: the form fills in after the first
+    paint, a few rows a frame, and its first field is focused once it is whole."""
+    for _ in range(1000):
         if pilot.app.screen.query(FieldRow) and pilot.app.focused is not None:
             return
-        await pilot.pause()
+        await pilot.pause(0.02)
     raise AssertionError("the files form never appeared")
 
 
