@@ -16,6 +16,7 @@ from wizard import yamlio
 
 if TYPE_CHECKING:
     import services
+    from jenkins_standin import JenkinsStandin
     from moto_service import Moto
 
     from wizard.aws import Aws
@@ -165,6 +166,28 @@ def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.S
     import services
 
     yield from services.sshd_service(tmp_path_factory.mktemp("sshd"))
+
+
+@pytest.fixture
+def sshd(sshd_server: services.SSHD) -> Iterator[services.SSHD]:
+    """The session's sshd, running (a test that stops or restarts it leaves it running)."""
+    if sshd_server.process is None:
+        sshd_server.start()
+    yield sshd_server
+    if sshd_server.process is None:
+        sshd_server.start()
+
+
+@pytest.fixture
+def jenkins(request: pytest.FixtureRequest) -> Iterator[JenkinsStandin]:
+    """A Jenkins stand-in on 127.0.0.1; its script console replies with the test module's
+    ``JENKINS_SCRIPT_OUTPUT`` (nothing when the module sets none)."""
+    from jenkins_standin import JenkinsStandin
+
+    output = getattr(request.module, "JENKINS_SCRIPT_OUTPUT", "")
+    standin = JenkinsStandin(script_output=output).start()
+    yield standin
+    standin.stop()
 
 
 @pytest.fixture

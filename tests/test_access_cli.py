@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +26,6 @@ from wizard.answers import flatten
 from wizard.engine import Session
 
 WAIT = 60
-
-
-@pytest.fixture
-def sshd(sshd_server: SSHD) -> SSHD:
-    if sshd_server.process is None:
-        sshd_server.start()
-    return sshd_server
-
-
-@pytest.fixture
-def jenkins() -> Iterator[JenkinsStandin]:
-    standin = JenkinsStandin().start()
-    yield standin
-    standin.stop()
 
 
 def make_repo(repo: Path, answers: dict[str, Any], files: bool = False) -> Path:

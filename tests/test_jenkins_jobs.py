@@ -14,7 +14,6 @@ import shlex
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,13 +46,6 @@ HAND_MADE = """<?xml version='1.1' encoding='UTF-8'?>
   <builders><hudson.tasks.Shell><command>echo mine</command></hudson.tasks.Shell></builders>
 </project>
 """
-
-
-@pytest.fixture
-def jenkins() -> Iterator[JenkinsStandin]:
-    standin = JenkinsStandin().start()
-    yield standin
-    standin.stop()
 
 
 def parse(xml: str) -> ET.Element:

@@ -12,7 +12,7 @@ import json
 import socket
 import subprocess
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,8 @@ DEFAULT_JOBS = (
 )
 NAMES = [f"insights.example.com {title}" for title in DEFAULT_JOBS]
 ENROLLMENTS = NAMES[0]
-SETTINGS_REPLY = "executors=3 admin=ops@example.com\n"  # what Jenkins prints for the script
+#: What Jenkins prints for the settings script; the conftest's stand-in replies with it.
+JENKINS_SCRIPT_OUTPUT = SETTINGS_REPLY = "executors=3 admin=ops@example.com\n"
 HAND_MADE = """<?xml version='1.1' encoding='UTF-8'?>
 <project>
   <description>made in the Jenkins UI</description>
@@ -48,20 +49,6 @@ HAND_MADE = """<?xml version='1.1' encoding='UTF-8'?>
 
 
 # --- fixtures -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def sshd(sshd_server: SSHD) -> SSHD:
-    if sshd_server.process is None:
-        sshd_server.start()
-    return sshd_server
-
-
-@pytest.fixture
-def jenkins() -> Iterator[JenkinsStandin]:
-    standin = JenkinsStandin(script_output=SETTINGS_REPLY).start()
-    yield standin
-    standin.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,6 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,16 +31,6 @@ WAIT = 60  # seconds a state change may take on a loaded machine
 # --- fixtures -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sshd(sshd_server: SSHD) -> Iterator[SSHD]:
-    """The session's sshd, running (a test that restarts it leaves it running)."""
-    if sshd_server.process is None:
-        sshd_server.start()
-    yield sshd_server
-    if sshd_server.process is None:
-        sshd_server.start()
-
-
 def known_hosts(tmp_path: Path, sshd: SSHD, line: str | None = None) -> Path:
     path = tmp_path / "known_hosts"
     path.write_text(sshd.known_hosts_line() if line is None else line)
@@ -55,13 +44,6 @@ def jump(sshd: SSHD, known: Path) -> ssh.JumpHost:
 @pytest.fixture
 def director(sshd: SSHD, tmp_path: Path) -> ssh.JumpHost:
     return jump(sshd, known_hosts(tmp_path, sshd))
-
-
-@pytest.fixture
-def jenkins() -> Iterator[JenkinsStandin]:
-    standin = JenkinsStandin().start()
-    yield standin
-    standin.stop()
 
 
 class States:

@@ -92,13 +92,6 @@ def test_api_health(site: list[web_standins.Site]) -> None:
 # --- Jenkins ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def jenkins() -> Iterator[JenkinsStandin]:
-    standin = JenkinsStandin().start()
-    yield standin
-    standin.stop()
-
-
 def test_jenkins_through_the_tunnel_and_its_jobs(jenkins: JenkinsStandin) -> None:
     found = report.jenkins_tunnel(jenkins.url)
     assert found.verdict == PASS and jenkins.version in found.finding

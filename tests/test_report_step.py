@@ -33,13 +33,6 @@ from wizard.steps import STEPS
 REPORT = ".wizard/report.md"
 
 
-@pytest.fixture
-def sshd(sshd_server: SSHD) -> SSHD:
-    if sshd_server.process is None:
-        sshd_server.start()
-    return sshd_server
-
-
 @contextmanager
 def deployment(
     repo: Path, tmp_path: Path, sshd: SSHD, moto: Any, *, api_works: bool

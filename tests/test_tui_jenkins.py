@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,7 @@ from screens.main import MainScreen
 from screens.preview import PreviewScreen
 from screens.step_form import StepForm
 
-
-@pytest.fixture
-def sshd(sshd_server: SSHD) -> SSHD:
-    if sshd_server.process is None:
-        sshd_server.start()
-    return sshd_server
-
-
-@pytest.fixture
-def jenkins() -> Iterator[JenkinsStandin]:
-    standin = JenkinsStandin(script_output=SETTINGS_REPLY).start()
-    yield standin
-    standin.stop()
+JENKINS_SCRIPT_OUTPUT = SETTINGS_REPLY  # the conftest's stand-in replies with it
 
 
 def text(widget: Static) -> str:
