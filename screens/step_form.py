@@ -9,6 +9,7 @@ serves every step: what differs is read from the step's declaration.
 from __future__ import annotations
 
 import gc
+import traceback
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any, ClassVar
@@ -191,17 +192,20 @@ class StepForm(Vertical):
         switcher = self.parent
         if self.display or not isinstance(switcher, Widget) or not switcher.content_size:
             return
-        for _ in range(3):  # again while sizes change (the first one shows the scrollbar)
-            compositor = Compositor()
-            compositor.reflow(self, switcher.content_size)
-            changed = [
-                widget._size_updated(
-                    geometry.region.size, geometry.virtual_size, geometry.container_size
-                )
-                for widget, geometry in compositor.layers
-            ]
-            if not any(changed):
-                return
+        try:
+            for _ in range(3):  # again while sizes change (the first one shows the scrollbar)
+                compositor = Compositor()
+                compositor.reflow(self, switcher.content_size)
+                changed = [
+                    widget._size_updated(
+                        geometry.region.size, geometry.virtual_size, geometry.container_size
+                    )
+                    for widget, geometry in compositor.layers
+                ]
+                if not any(changed):
+                    return
+        except Exception:  # a Textual whose internals differ: the first showing lays it out
+            self.session.log.write("laying out a hidden form failed:\n" + traceback.format_exc())
 
     def widgets(self) -> Iterator[Widget]:
         """The group titles, field rows and buttons, each built only when its batch is due."""
