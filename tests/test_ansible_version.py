@@ -31,7 +31,7 @@ def _dist(where: Path, entry: str, version: str, *, egg_file: bool = False) -> N
 def _both() -> tuple[str | None, str | None]:
     interpreter = [sys.executable, "-S"]  # no site-packages: only the test's PYTHONPATH
     return (
-        ansible._run_probe(interpreter, ansible._QUICK_PROBE),
+        ansible._run_probe(interpreter, ansible.quick_probe()),
         ansible._run_probe(interpreter, ansible._METADATA_PROBE),
     )
 
@@ -108,3 +108,58 @@ def test_a_zip_on_the_path_falls_back_to_importlib_metadata(
     assert quick is None  # it does not read zips: it says so by failing
     assert metadata == "3.1.4 \n"
     assert ansible.ansible_version(_script(tmp_path)) == "3.1.4"
+
+
+def _venv(tmp_path: Path, python: str, config: str = "home = /usr/bin\n") -> Path:
+    """A virtualenv's layout: pyvenv.cfg, bin/python (a script running ``python``), one
+    site-packages, and an ansible-playbook whose shebang names that bin/python."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(config)
+    interpreter = venv / "bin" / "python"
+    interpreter.write_text(f'#!/bin/sh\nexec {python} "$@"\n')
+    interpreter.chmod(0o755)
+    playbook = venv / "bin" / "ansible-playbook"
+    playbook.write_text(f"#!{interpreter}\n")
+    playbook.chmod(0o755)
+    return venv
+
+
+def test_a_virtualenvs_ansible_is_read_without_starting_its_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    venv = _venv(tmp_path, "/bin/false")  # a probe would fail: only reading the files works
+    site = venv / "lib" / "python3.11" / "site-packages"
+    _dist(site, "ansible_core-2.15.3.dist-info", "2.15.3")
+    _dist(site, "ansible-8.3.0.dist-info", "8.3.0")
+
+    assert ansible.ansible_version(venv / "bin" / "ansible-playbook") == "2.15.3 (ansible 8.3.0)"
+
+
+@pytest.mark.parametrize("config", ["include-system-site-packages = true\n", None])
+def test_a_virtualenv_that_reads_more_than_its_site_packages_is_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str | None
+) -> None:
+    # The system's site-packages, or (no pyvenv.cfg) not a virtualenv at all: its own Python
+    # says which ansible it loads (here the one on PYTHONPATH, as the system's would be).
+    outside = tmp_path / "outside"
+    _dist(outside, "ansible_core-2.16.0.dist-info", "2.16.0")
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    venv = _venv(tmp_path, f"env PYTHONPATH={outside} {sys.executable} -S", config or "")
+    if config is None:
+        (venv / "pyvenv.cfg").unlink()
+    _dist(venv / "lib" / "python3.11" / "site-packages", "ansible_core-1.0.0.dist-info", "1.0.0")
+
+    assert ansible.ansible_version(venv / "bin" / "ansible-playbook") == "2.16.0"
+
+
+def test_the_read_agrees_with_the_probe_on_the_real_virtualenvs() -> None:
+    root = Path(__file__).resolve().parent.parent
+    for venv in (".venv", ".venv-ansible210"):  # ansible-core 2.19, ansible-base 2.10 + ansible
+        interpreter = ansible._interpreter(root / venv / "bin" / "ansible-playbook")
+        assert interpreter is not None
+        probed = ansible._run_probe(interpreter, ansible.quick_probe())
+        assert probed is not None
+        assert ansible._read_venv(interpreter) == probed.rstrip("\n")

@@ -181,7 +181,29 @@ def test_a_user_without_admin_fails_with_the_command_that_grants_it(
     assert found.fix.startswith("aws iam attach-user-policy --user-name intern")
 
 
-def test_broken_credentials_fail_once_and_the_other_aws_checks_wait(
+def test_a_user_in_no_group_without_admin_is_told_so(
+    moto: Moto, aws_profile: Any, repo: Path
+) -> None:
+    moto.client("iam").create_user(UserName="loner")
+    aws_profile(*moto_service.user_keys(moto, "loner"))
+    found = check(repo, answers(moto), "aws.admin")
+    assert (found.verdict, found.finding) == (
+        "fail",
+        "user loner lacks AdministratorAccess: not attached to the user (and it is in no group)",
+    )
+
+
+def test_calls_made_at_once_answer_in_order_and_the_first_failure_is_raised() -> None:
+    def fails(text: str) -> str:
+        raise ValueError(text)
+
+    assert prereqs.at_once(lambda: 1, lambda: 2, lambda: 3) == [1, 2, 3]
+    assert prereqs.at_once() == []
+    with pytest.raises(ValueError, match="first"):
+        prereqs.at_once(lambda: 1, lambda: fails("first"), lambda: fails("second"))
+
+
+def test_broken_credentials_fail_once_and_the_other_aws_checks_are_not_checked(
     moto: Moto, aws_profile: Any, repo: Path
 ) -> None:
     aws_profile("AKIAANY", "any")
@@ -591,3 +613,7 @@ def test_tui_checks_fill_in_block_on_failure_and_continue_after_an_override(
     assert seen["overridden"] == "fail (overridden)"
     ledger = yamlio.load_data(repo / ".wizard" / "state.yml")["steps"]["prereqs"]
     assert ledger["status"] == "done" and ledger["outputs"]["overrides"] == ["aws.tracking_logs"]
+
+
+def test_every_check_has_its_place_in_the_start_order() -> None:
+    assert sorted(prereqs.START_ORDER) == sorted(prereqs.IDS)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from . import ssh
+from . import distscan, ssh
 from .detached import children
 from .errors import WizardError
 from .fsutil import PRIVATE_DIR_MODE, SECRET_FILE_MODE, atomic_write, ensure_private_dir
@@ -84,45 +84,6 @@ def _interpreter(script: Path) -> list[str] | None:
     return first[2:].split() if first.startswith("#!") else None
 
 
-# Finds a package's metadata as importlib.metadata does (the first ``<name>-*.dist-info`` or
-# ``.egg-info`` along sys.path, names compared normalised; its Version header) without importing
-# importlib.metadata, which alone takes ~90 ms of CPU. Prints nothing when the interpreter's path
-# holds anything it does not read (a zip, an extra distribution finder): then the full probe runs.
-_QUICK_PROBE = """\
-import os, sys
-for f in sys.meta_path:
-    if hasattr(f, "find_distributions") and getattr(f, "__name__", "") != "PathFinder":
-        sys.exit(3)
-def norm(name):
-    name = name.replace("-", "_").replace(".", "_")
-    while "__" in name: name = name.replace("__", "_")
-    return name
-def version(place):
-    isdir = os.path.isdir(place)
-    for path in [place + "/METADATA", place + "/PKG-INFO"] if isdir else [place]:
-        try: text = open(path, encoding="utf-8").read()
-        except OSError: continue
-        for line in text.split("\\n"):
-            if not line.strip(): break
-            if line.startswith("Version:"): return line[8:].strip()
-        break
-    sys.exit(3)
-wanted = {"ansible_core": None, "ansible_base": None, "ansible": None}
-for d in sys.path:
-    try: names = os.listdir(d or ".")
-    except NotADirectoryError: sys.exit(3)
-    except OSError: continue
-    for e in names:
-        low = e.lower()
-        if not low.endswith((".dist-info", ".egg-info")): continue
-        name = norm(low.rpartition(".")[0].partition("-")[0])
-        if name in wanted and wanted[name] is None:
-            wanted[name] = version(os.path.join(d, e))
-core = wanted["ansible_core"] or wanted["ansible_base"]
-full = wanted["ansible"]
-print(core or full or "", full or "")
-"""
-
 _METADATA_PROBE = """\
 from importlib.metadata import version, PackageNotFoundError
 def v(n):
@@ -134,6 +95,11 @@ print(core or full or "", full or "")
 """
 
 
+def quick_probe() -> str:
+    """:mod:`wizard.distscan`'s text, for ``python -c``: prints nothing when it cannot tell."""
+    return Path(distscan.__file__).read_text(encoding="utf-8")
+
+
 def ansible_version(script: Path) -> str | None:
     """The ansible version of ``script``'s own Python: package metadata, read without loading
     ansible (2.10 ships as ``ansible-base``, later as ``ansible-core``; the ``ansible`` package
@@ -141,7 +107,9 @@ def ansible_version(script: Path) -> str | None:
     interpreter = _interpreter(script)
     if interpreter is None:
         return None
-    printed = _run_probe(interpreter, _QUICK_PROBE)
+    printed = _read_venv(interpreter)
+    if printed is None:
+        printed = _run_probe(interpreter, quick_probe())
     if printed is None:
         printed = _run_probe(interpreter, _METADATA_PROBE)
     words = (printed or "").split()
@@ -149,6 +117,29 @@ def ansible_version(script: Path) -> str | None:
         return None
     core, full = words[0], words[1] if len(words) > 1 else ""
     return f"{core} (ansible {full})" if full and full != core else core
+
+
+_SYSTEM_SITE = re.compile(r"^\s*include-system-site-packages\s*=\s*true\s*$", re.I | re.M)
+
+
+def _read_venv(interpreter: list[str]) -> str | None:
+    """What the quick probe would print, read without starting the interpreter: when it is a
+    virtualenv's python run without options or PYTHONPATH, its sys.path holds one site-packages
+    and the standard library (which has no distributions). None when that cannot be told here,
+    or when ansible is not in that site-packages (a ``.pth`` file may add a directory after it).
+    """
+    if len(interpreter) != 1 or os.environ.get("PYTHONPATH"):
+        return None
+    venv = Path(interpreter[0]).parent.parent  # unresolved, as Python finds its pyvenv.cfg
+    try:
+        config = (venv / "pyvenv.cfg").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    sites = {site.resolve() for site in venv.glob("lib/python3*/site-packages")}
+    if _SYSTEM_SITE.search(config) or len(sites) != 1:
+        return None
+    found = distscan.scan([str(sites.pop())])
+    return found if found and found.strip() else None
 
 
 def _run_probe(interpreter: list[str], probe: str) -> str | None:

@@ -8,6 +8,7 @@ fails, unless the operator overrode that check (decision ``override:<id>`` = ``y
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -18,10 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import mysql, webprobe, yamlio
 from ..aws import Aws, AwsError, Target
@@ -84,9 +85,11 @@ class Context:
         self.session = session
         self.values = values
         self.decisions = decisions
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the AWS session
+        self._asking = threading.Lock()  # the caller's identity
         self._aws: Aws | None = None
         self._identity: dict[str, Any] | AwsError | None = None
+        self._asker: threading.Thread | None = None
 
     def need(self, key: str) -> Any:
         value = self.values.get(key)
@@ -109,7 +112,7 @@ class Context:
     def identity(self) -> dict[str, Any]:
         """``sts get_caller_identity``, asked once per run (failures too)."""
         aws = self.aws()
-        with self._lock:
+        with self._asking:
             if self._identity is None:
                 try:
                     self._identity = aws.call("sts", "get_caller_identity")
@@ -120,14 +123,59 @@ class Context:
             raise found
         return found
 
-    def aws_ready(self) -> Aws:
-        """The AWS session once the credentials work; else the check is not run."""
-        self.need("aws.profile")
+    def ask_identity_soon(self) -> None:
+        """Start asking for the caller's identity in the background (once per run)."""
+        with self._lock:
+            if self._asker is not None:
+                return
+            self._asker = threading.Thread(
+                target=self._ask_quietly, name="prereq-identity", daemon=True
+            )
+        self._asker.start()
+
+    def _ask_quietly(self) -> None:
+        with suppress(Exception):  # kept for credentials_work, or asked again there
+            self.identity()
+
+    def credentials_work(self) -> None:
+        """Raises :class:`NotChecked` when the credentials do not work (see aws.credentials)."""
         try:
             self.identity()
         except AwsError:
             raise NotChecked("the AWS credentials do not work (see aws.credentials)") from None
-        return self.aws()
+
+
+T = TypeVar("T")
+
+
+def at_once(*calls: Callable[[], T]) -> list[T]:
+    """Each call in a thread of its own (AWS round trips that do not depend on each other);
+    their results in order. The first call's failure, in that order, is raised."""
+    if not calls:
+        return []
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="prereq-call") as pool:
+        futures = [pool.submit(call) for call in calls]
+    return [future.result() for future in futures]
+
+
+def of_the_account(check: Callable[[Context], Check]) -> Callable[[Context], Check]:
+    """A check of the AWS account. Its calls go out at once, beside the credentials check's
+    ``sts`` call rather than after it; when the credentials do not work it is not checked,
+    whatever its own calls said."""
+
+    @functools.wraps(check)
+    def run(ctx: Context) -> Check:
+        ctx.need("aws.profile")
+        ctx.ask_identity_soon()
+        try:
+            result = check(ctx)
+        except AwsError:
+            ctx.credentials_work()
+            raise
+        ctx.credentials_work()
+        return result
+
+    return run
 
 
 # --- the checks -------------------------------------------------------------------------------
@@ -151,8 +199,9 @@ def _is_admin(arns: list[str]) -> bool:
     return any(arn.endswith(ADMIN_POLICY) for arn in arns)
 
 
+@of_the_account
 def check_admin(ctx: Context) -> Check:
-    aws = ctx.aws_ready()
+    aws = ctx.aws()
     arn = str(ctx.identity()["Arn"])
     cid = "aws.admin"
     if arn.endswith(":root"):
@@ -165,15 +214,24 @@ def check_admin(ctx: Context) -> Check:
         )
     if ":user/" in arn:
         user = arn.split(":user/", 1)[1].rsplit("/", 1)[-1]
-        if _is_admin(_attached(aws, "list_attached_user_policies", UserName=user)):
+        attached, groups = at_once(
+            lambda: _attached(aws, "list_attached_user_policies", UserName=user),
+            lambda: [
+                str(g["GroupName"])
+                for page in aws.pages("iam", "list_groups_for_user", UserName=user)
+                for g in page.get("Groups", [])
+            ],
+        )
+        if _is_admin(attached):
             return Check(cid, PASS, f"AdministratorAccess is attached to user {user}")
-        groups = [
-            str(g["GroupName"])
-            for page in aws.pages("iam", "list_groups_for_user", UserName=user)
-            for g in page.get("Groups", [])
-        ]
-        for group in groups:
-            if _is_admin(_attached(aws, "list_attached_group_policies", GroupName=group)):
+        through = at_once(
+            *(
+                functools.partial(_attached, aws, "list_attached_group_policies", GroupName=group)
+                for group in groups
+            )
+        )
+        for group, policies in zip(groups, through, strict=True):
+            if _is_admin(policies):
                 return Check(
                     cid, PASS, f"user {user} has AdministratorAccess through group {group}"
                 )
@@ -205,12 +263,24 @@ def check_admin(ctx: Context) -> Check:
     )
 
 
+@of_the_account
 def check_tracking_logs(ctx: Context) -> Check:
     bucket = ctx.need("edxapp.tracking_logs_bucket")
-    aws = ctx.aws_ready()
+    aws = ctx.aws()
     cid = "aws.tracking_logs"
+    newest: tuple[str, int] | None = None
+    logs = others = 0
     try:
-        aws.call("s3", "head_bucket", Bucket=bucket)
+        for page in aws.pages("s3", "list_objects_v2", Bucket=bucket, Prefix=TRACKING_PREFIX):
+            for item in page.get("Contents", []):
+                match = TRACKING_LOG.search(str(item["Key"]))
+                if not match or not _is_date(match[1]):
+                    others += 1
+                    continue
+                logs += 1
+                found = (match[1], int(match[2]))
+                if newest is None or found > newest:
+                    newest = found
     except AwsError as exc:
         if exc.code in ("404", "NoSuchBucket", "NotFound"):
             return Check(
@@ -221,18 +291,6 @@ def check_tracking_logs(ctx: Context) -> Check:
                 "logs into",
             )
         raise
-    newest: tuple[str, int] | None = None
-    logs = others = 0
-    for page in aws.pages("s3", "list_objects_v2", Bucket=bucket, Prefix=TRACKING_PREFIX):
-        for item in page.get("Contents", []):
-            match = TRACKING_LOG.search(str(item["Key"]))
-            if not match or not _is_date(match[1]):
-                others += 1
-                continue
-            logs += 1
-            found = (match[1], int(match[2]))
-            if newest is None or found > newest:
-                newest = found
     if newest is None:
         extra = f" ({others} other object(s) there)" if others else ""
         return Check(
@@ -552,22 +610,28 @@ def check_ssh_keys(ctx: Context) -> Check:
     )
 
 
+def _role_exists(aws: Aws, role: str) -> bool:
+    try:
+        aws.call("iam", "get_role", RoleName=role)
+    except AwsError as exc:
+        if exc.code == "NoSuchEntity":
+            return False
+        raise
+    return True
+
+
+@of_the_account
 def check_collisions(ctx: Context) -> Check:
-    aws = ctx.aws_ready()
-    existing = []
-    for role in EMR_ROLES:
-        try:
-            aws.call("iam", "get_role", RoleName=role)
-        except AwsError as exc:
-            if exc.code == "NoSuchEntity":
-                continue
-            raise
-        existing.append(f"role {role}")
-    groups = aws.call(
-        "ec2",
-        "describe_security_groups",
-        Filters=[{"Name": "group-name", "Values": list(EMR_GROUPS)}],
-    ).get("SecurityGroups", [])
+    aws = ctx.aws()
+    *roles, groups = at_once(
+        *(functools.partial(_role_exists, aws, role) for role in EMR_ROLES),
+        lambda: aws.call(
+            "ec2",
+            "describe_security_groups",
+            Filters=[{"Name": "group-name", "Values": list(EMR_GROUPS)}],
+        ).get("SecurityGroups", []),
+    )
+    existing = [f"role {role}" for role, exists in zip(EMR_ROLES, roles, strict=True) if exists]
     existing += [f"security group {g['GroupName']} ({g['GroupId']})" for g in groups]
     if existing:
         return Check(
@@ -584,8 +648,9 @@ def check_collisions(ctx: Context) -> Check:
     )
 
 
+@of_the_account
 def check_vpc(ctx: Context) -> Check:
-    aws = ctx.aws_ready()
+    aws = ctx.aws()
     region = aws.target.region
     vpcs = aws.call(
         "ec2", "describe_vpcs", Filters=[{"Name": "isDefault", "Values": ["true"]}]
@@ -598,12 +663,16 @@ def check_vpc(ctx: Context) -> Check:
             f"create one: aws ec2 create-default-vpc --region {region}",
         )
     vpc = str(vpcs[0]["VpcId"])
-    hostnames = aws.call("ec2", "describe_vpc_attribute", VpcId=vpc, Attribute="enableDnsHostnames")
-    gateways = aws.call(
-        "ec2",
-        "describe_internet_gateways",
-        Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}],
-    ).get("InternetGateways", [])
+    hostnames, gateways = at_once(
+        lambda: aws.call(
+            "ec2", "describe_vpc_attribute", VpcId=vpc, Attribute="enableDnsHostnames"
+        ),
+        lambda: aws.call(
+            "ec2",
+            "describe_internet_gateways",
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}],
+        ).get("InternetGateways", []),
+    )
     problems, fixes = [], []
     if not hostnames.get("EnableDnsHostnames", {}).get("Value"):
         problems.append("DNS hostnames are off")
@@ -636,6 +705,20 @@ CHECKS: dict[str, Callable[[Context], Check]] = {
     "aws.vpc": check_vpc,
 }
 IDS = tuple(CHECKS)
+#: The order the checks start in: those that wait on AWS (the longest chains of requests: the
+#: VPC's, the caller's policies) and on the version commands first. Starting a thread needs the
+#: interpreter lock the running checks hold, so the last started can wait tens of milliseconds.
+START_ORDER = (
+    "aws.credentials",
+    "aws.vpc",
+    "aws.admin",
+    "tools",
+    "aws.collisions",
+    "aws.tracking_logs",
+    "ssh.keys",
+    "edxapp.oauth2_provider",
+    "edxapp.database",
+)
 _AWS = ("aws.profile", "aws.region", "aws.endpoint_url")
 #: The answers each check reads: an override stands while they are unchanged.
 CHECK_INPUTS: dict[str, tuple[str, ...]] = {
@@ -717,7 +800,9 @@ def run_checks(
     shared = Context(session, values(session), decisions or {})
     results: dict[str, Check] = {}
     with ThreadPoolExecutor(max_workers=len(only), thread_name_prefix="prereq") as pool:
-        futures = {pool.submit(run_one, shared, cid): cid for cid in only}
+        futures = {
+            pool.submit(run_one, shared, cid): cid for cid in sorted(only, key=START_ORDER.index)
+        }
         for future in as_completed(futures):
             result = future.result()
             results[result.id] = result
