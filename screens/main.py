@@ -200,6 +200,10 @@ class MainScreen(Screen[None]):
     def form(self) -> StepForm:
         """The selected step's form."""
         self.show_highlighted()  # a key acting on the form acts on the step highlighted
+        return self.shown_form()
+
+    def shown_form(self) -> StepForm:
+        """The form shown, though the list may highlight another step by now."""
         return self.query_one(f"#{self.selected}", StepForm)
 
     # --- steps ------------------------------------------------------------------------
@@ -306,6 +310,7 @@ class MainScreen(Screen[None]):
         if not switcher.query_children(f"#{name}"):
             switcher.mount(self.new_form(name))
         switcher.current = name
+        self.shown_form().held = False
         self.show_heading()
         self.refresh_bindings()
 
@@ -313,6 +318,8 @@ class MainScreen(Screen[None]):
         """Show the step the list highlights, if its form is not shown yet."""
         if self.highlighted != self.selected:
             self.show_step(self.highlighted)
+        else:
+            self.shown_form().resume_filling()  # the highlight came back before the switch
 
     @on(OptionList.OptionHighlighted, "#steps")
     def step_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -321,6 +328,8 @@ class MainScreen(Screen[None]):
             # answer at once, and keys that come faster than forms switch show the last step.
             self.highlighted = event.option.id
             self.last_key_at = time.monotonic()
+            # The shown form's rows wait while another step is to be shown.
+            self.shown_form().held = self.highlighted != self.selected
             self.call_after_refresh(self.show_highlighted)
 
     @on(OptionList.OptionSelected, "#steps")

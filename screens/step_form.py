@@ -122,6 +122,8 @@ class StepForm(Vertical):
         self.message = ""
         # The fields: being mounted (started), all there (mounted), filling in frame by frame.
         self.fields_started = self.fields_mounted = self.filling = False
+        # Another step is highlighted: its form comes first, and filling this one waits.
+        self.held = False
 
     def compose(self) -> ComposeResult:
         fields = VerticalScroll(classes="form-fields")
@@ -223,16 +225,26 @@ class StepForm(Vertical):
 
         A key pressed meanwhile (the first form fills in right after start-up) is answered
         between two batches instead of after the whole form."""
-        if not self.display:
+        if not self.display or self.held:
             # Left for another step: that step's form fills in first; the wizard finishes
-            # this one while idle (MainScreen.build_ahead), or when it is shown again.
+            # this one while idle (MainScreen.build_ahead), when it is shown again, or when
+            # the highlight comes back to it (resume_filling).
             self.filling = False
+            return
+        if self.app.message_queue_size:
+            self.call_after_refresh(self.mount_batch)  # a key waits: answered first
             return
         await self.mount_next(MOUNT_BATCH)
         if self.fields_mounted:
             self.filling = False
         else:
             self.call_after_refresh(self.mount_batch)
+
+    def resume_filling(self) -> None:
+        """Go on filling in the fields, if that was held while another step was highlighted."""
+        self.held = False
+        if self.display and not self.fields_mounted and not self.filling:
+            self.call_after_refresh(self.mount_fields)
 
     def actions(self) -> list[Widget]:
         """The buttons under the fields: the preview, then the step's own actions."""

@@ -6,9 +6,10 @@ while the wizard is idle, hidden, and the footer is rebuilt once however many ch
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from snapshot_apps.repos import choose_step, fixed_answers, make_repo, settle
+from snapshot_apps.repos import choose_step, fixed_answers, make_repo, open_app, settle
 from test_tui import drive, field, selected_form
 from textual import events
 from textual.app import ComposeResult
@@ -84,6 +85,49 @@ def test_a_form_left_before_it_filled_in_is_finished_while_idle(drive, repo: Pat
         assert not files.display and set(files.rows) == set(form_keys(files.step))
 
     drive(repo, scenario, initial="files")
+
+
+def test_a_form_held_while_another_step_was_highlighted_fills_in_when_it_comes_back(
+    repo: Path,
+) -> None:
+    make_repo(repo, fixed_answers(), files_done=True)
+    app = open_app(repo, "files")
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = pilot.app.screen
+            assert isinstance(screen, MainScreen)
+            files = screen.query_one("#files", StepForm)
+            assert not files.fields_mounted, "the keys are to come as the first form fills in"
+            # Another step highlighted holds the filling of the long files form, as down
+            # does until that step is shown: no more rows come meanwhile.
+            for _ in range(100):
+                if files.rows:
+                    break
+                await pilot.pause(0.01)
+            files.held = True
+            for _ in range(100):
+                if not files.filling:
+                    break
+                await pilot.pause(0.01)
+            count = len(files.rows)
+            await pilot.pause(0.2)
+            assert len(files.rows) == count and not files.fields_mounted and files.held
+            # The highlight came back to it before the switch: it fills in whole.
+            screen.show_highlighted()
+            for _ in range(200):
+                if files.fields_mounted:
+                    break
+                await pilot.pause(0.05)
+            await settle(pilot)
+            assert selected_form(pilot) is files and files.display
+            assert set(files.rows) == set(form_keys(files.step))
+            assert not files.held
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        app.session.close()
 
 
 def test_the_footer_is_rebuilt_once_for_changes_that_come_faster_than_a_rebuild(
