@@ -430,6 +430,17 @@ def test_without_the_director_key_the_keys_cannot_be_compared(
     assert found.verdict == "warn" and "could not be compared" in found.finding
 
 
+def test_an_account_check_without_its_answer_leaves_nothing_running(
+    moto: Moto, aws_profile: Any, repo: Path
+) -> None:
+    aws_profile(*moto_service.admin_user(moto))
+    data = answers(moto, edxapp__tracking_logs_bucket="", client__name="")  # none derived
+    found = check(repo, data, "aws.tracking_logs")
+    assert found.finding == "not checked: no answer for edxapp.tracking_logs_bucket"
+    # It stopped before its requests; the caller's identity, asked beside them, is answered.
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("prereq")]
+
+
 def test_a_check_without_its_answer_says_which_key_is_missing(moto: Moto, repo: Path) -> None:
     data = answers(moto)
     del data["edxapp"]["db_host"]

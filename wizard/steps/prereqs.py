@@ -133,6 +133,12 @@ class Context:
             )
         self._asker.start()
 
+    def settle(self) -> None:
+        """Wait for the identity asked in the background (a check that stopped early, for a
+        missing answer, did not wait for it): nothing of the run goes on after it."""
+        if self._asker is not None:
+            self._asker.join()
+
     def _ask_quietly(self) -> None:
         with suppress(Exception):  # kept for credentials_work, or asked again there
             self.identity()
@@ -807,6 +813,7 @@ def run_checks(
             result = future.result()
             results[result.id] = result
             ctx.event("check", check=result)
+    shared.settle()
     return [results[cid] for cid in IDS if cid in results]
 
 
