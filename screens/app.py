@@ -1,7 +1,10 @@
 """The wizard's Textual application and its launcher.
 
-The session (lock, ledger, answers) is opened before Textual starts, so a held lock or an
-unreadable ledger is reported by the CLI as one clear sentence instead of inside a screen.
+The wizard paints its frame first and opens the secure repo (lock, answers, ledger) right
+after: opening needs most of the wizard's modules, which load slower than the frame paints.
+Keys typed meanwhile are kept and handed on once the repo is open, in order. A held lock or
+an unreadable ledger ends the app, and the CLI says it as one clear sentence once the terminal
+is back.
 """
 
 from __future__ import annotations
@@ -11,18 +14,34 @@ import contextlib
 import gc
 import signal
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
 from wizard import assets, exit_codes
-from wizard.backends import Backends
-from wizard.engine import Session
 
-from .main import MainScreen
+from .opening import OpeningScreen
+
+if TYPE_CHECKING:
+    from wizard.backends import Backends
+    from wizard.engine import Session
+
+    from .main import MainScreen
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A secure repo to open once the wizard's frame is painted: ``open`` opens it."""
+
+    repo: Path
+    open: Callable[[], Session]
 
 
 class InternalError(Exception):
@@ -61,23 +80,80 @@ class WizardApp(App[None]):
         Binding("shift+tab", "focus_previous", show=False, priority=True),
     ]
 
-    def __init__(self, session: Session, initial: str | None = None) -> None:
+    session: Session  # once open
+
+    def __init__(self, session: Session | Opening, initial: str | None = None) -> None:
+        """On an open ``session``, or on a repo to open after the first frame (``Opening``)."""
         from .terminal import Driver  # the real terminal's (Pilot runs its own headless one)
 
         super().__init__(css_path=assets.path("wizard.tcss"), driver_class=Driver)
-        self.session = session
         self.initial = initial
-        self.sub_title = session.repo.name
         self.terminal_gone = False
+        self.main_screen: MainScreen | None = None
+        # Opening: the repo to open, the keys typed before it is (None: not opening), and
+        # what failed to open it (for the CLI to say).
+        self.opening: Opening | None = None
+        self.typed_ahead: list[events.Event] | None = None
+        self.open_error: Exception | None = None
+        if isinstance(session, Opening):
+            self.opening, self.typed_ahead = session, []
+            self.sub_title = session.repo.expanduser().resolve().name
+        else:
+            self.session = session
+            self.sub_title = session.repo.name
 
-    def get_default_screen(self) -> MainScreen:
+    def get_default_screen(self) -> Screen[None]:
+        if self.opening is not None:
+            return OpeningScreen(self.sub_title)
+        from .main import MainScreen
+
         self.main_screen = MainScreen(self.session, self.initial)
         return self.main_screen
 
-    def on_mount(self) -> None:
-        # The launcher keeps the cyclic collector off through start-up: what start-up built
-        # lives on, so it is frozen out of the collector's passes, which start again now.
+    async def on_event(self, event: events.Event) -> None:
+        if self.typed_ahead is not None and isinstance(event, (events.Key, events.Paste)):
+            self.typed_ahead.append(event)  # for the main screen, once the repo is open
+            return
+        await super().on_event(event)
+
+    def begin_opening(self) -> None:
+        self.run_worker(self.open_repo(), name="opening the secure repo", exit_on_error=False)
+
+    async def open_repo(self) -> None:
+        """Open the repo, then show the main screen and hand it the keys typed meanwhile."""
+        assert self.opening is not None
+        try:
+            self.session = self.opening.open()
+        except Exception as error:  # said by the CLI once the terminal is back (run_app)
+            self.open_error = error
+            self.exit()
+            return
+        try:
+            from .main import MainScreen
+
+            self.main_screen = MainScreen(self.session, self.initial)
+            # Over the frame, which stays under it (Textual cannot switch the first screen).
+            await self.push_screen(self.main_screen)
+        except Exception as error:
+            self._handle_exception(error)
+            return
+        self.call_next(self.hand_on_typed_ahead)
         self.call_after_refresh(collect_again)
+
+    async def hand_on_typed_ahead(self) -> None:
+        # On the app's own turn: keys that came in since are held too, and go on in order.
+        while self.typed_ahead:
+            await super().on_event(self.typed_ahead.pop(0))
+        self.typed_ahead = None
+
+    def on_mount(self) -> None:
+        # The launcher keeps the cyclic collector off through start-up (opening the repo is
+        # part of it): what start-up built lives on, so it is frozen out of the collector's
+        # passes, which start again once the first frame is painted.
+        if self.opening is not None:
+            self.call_after_refresh(self.begin_opening)  # once the frame is painted
+        else:
+            self.call_after_refresh(collect_again)
         # A dropped SSH connection sends SIGHUP, whose default ends the process at once:
         # instead the field being typed in is kept as a draft and the rest confirmed.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -94,7 +170,8 @@ class WizardApp(App[None]):
 
         self.terminal_gone = True
         try:
-            keep_typed(self.main_screen)
+            if self.main_screen is not None:
+                keep_typed(self.main_screen)
         finally:
             self.exit()
 
@@ -102,12 +179,14 @@ class WizardApp(App[None]):
         # Textual would print a traceback with local variables, and a local may hold a password
         # being typed: the run log (which masks secrets) gets the traceback without locals.
         # Textual (8.x) has no public hook for an unhandled exception, hence this override.
-        self.session.log.write("".join(traceback.format_exception(error)))
+        if "session" in vars(self):  # open
+            self.session.log.write("".join(traceback.format_exception(error)))
         super()._handle_exception(InternalError(error))
 
     async def action_quit(self) -> None:
         # A valid value still being typed counts as confirmed: quitting loses nothing typed.
-        self.main_screen.confirm_pending()
+        if self.main_screen is not None:
+            self.main_screen.confirm_pending()
         from .confirm import LEAVE, STOP, QuitDialog  # not needed for the first paint
         from .preview import PreviewScreen  # loaded by then if a step is running
 
@@ -130,18 +209,25 @@ def run_app(repo: Path, demo_backends: Backends | None = None) -> int:
     """Open ``repo`` for writing, run the wizard on it, release it; the exit code.
 
     ``demo_backends`` (demo mode): the session uses them and every header says DEMO."""
-    if demo_backends is None:
-        session = Session.open(repo, write=True, command="tui")
-    else:
-        session = Session.open(repo, write=True, command="demo", backends=demo_backends)
-    app = WizardApp(session)
+
+    def open_session() -> Session:
+        from wizard.engine import Session
+
+        if demo_backends is None:
+            return Session.open(repo, write=True, command="tui")
+        return Session.open(repo, write=True, command="demo", backends=demo_backends)
+
+    app = WizardApp(Opening(repo, open_session))
     if demo_backends is not None:
         app.title = f"{WizardApp.TITLE} · DEMO"
-        app.sub_title = f"{session.repo.name} · local stand-ins"
+        app.sub_title = f"{app.sub_title} · local stand-ins"
     try:
         app.run()
     finally:
-        session.close()
+        if "session" in vars(app):
+            app.session.close()
+    if app.open_error is not None:
+        raise app.open_error
     if app.terminal_gone:
         return exit_codes.HUNG_UP
     return exit_codes.OK if not app.return_code else exit_codes.INTERNAL

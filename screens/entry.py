@@ -10,9 +10,12 @@ gc.disable()
 
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 from wizard import cli  # noqa: E402
-from wizard.backends import Backends  # noqa: E402
+
+if TYPE_CHECKING:
+    from wizard.backends import Backends
 
 
 def settle_imports() -> None:

@@ -14,18 +14,17 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Header, Input, OptionList, Static
+from textual.widgets import Button, ContentSwitcher, Input, OptionList, Static
 
 from wizard import drafts
-from wizard.engine import DONE, Session, StepStatus
+from wizard.engine import Session, StepStatus
+from wizard.states import DONE
 from wizard.steps import NAMES, by_name
 from wizard.steps.base import count
 
 from .drafts import restore as restore_draft
-from .footer import KeysFooter
+from .opening import StepsFrame
 from .sidebar import STATES, StepList
 from .step_form import StepForm, form_class
 
@@ -67,7 +66,7 @@ def first_step_to_do(session: Session) -> str:
     return NAMES[-1]
 
 
-class MainScreen(Screen[None]):
+class MainScreen(StepsFrame):
     AUTO_FOCUS = ""  # the first field gets focus once the form is there, not the step list
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+p", "preview", "Preview"),
@@ -102,17 +101,11 @@ class MainScreen(Screen[None]):
         self.verified_at: float | None = None
         self.drift: dict[str, tuple[str, StepStatus]] = {}
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="body"):
-            yield StepList()
-            with Vertical(id="step"):
-                yield Static(id="step-heading")
-                # The first paint builds the shown step's form only (and imports only its
-                # step); each other form is built on its step's first visit.
-                with ContentSwitcher(initial=self.selected, id="step-view"):
-                    yield self.new_form(self.selected)
-        yield KeysFooter()
+    def compose_view(self) -> ComposeResult:
+        # The first paint builds the shown step's form only (and imports only its step); each
+        # other form is built on its step's first visit.
+        with ContentSwitcher(initial=self.selected, id="step-view"):
+            yield self.new_form(self.selected)
 
     def new_form(self, name: str) -> StepForm:
         step = by_name(name).load()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from wizard.engine import DONE, FAILED, PENDING, RUNNING, STALE, StepStatus
+from wizard.states import DONE, FAILED, PENDING, RUNNING, STALE
 from wizard.steps import STEPS, StepInfo
+
+if TYPE_CHECKING:
+    from wizard.engine import StepStatus
 
 # Marker and word per state; the glyph carries the state where colour is not shown (vt100).
 STATES: dict[str, tuple[str, str, str]] = {

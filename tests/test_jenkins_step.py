@@ -23,8 +23,9 @@ from services import SSHD, free_port
 
 from wizard import jenkins_jobs, ssh
 from wizard.answers import flatten
-from wizard.engine import DONE, FAILED, STALE, Session
+from wizard.engine import Session
 from wizard.jenkins_jobs import JOBS_FILE
+from wizard.states import DONE, FAILED, STALE
 from wizard.steps.base import KEEP, OVERWRITE
 from wizard.steps.jenkins import JOB_CONFLICT, LOCAL_PORT, TUNNEL, JenkinsDown, LocalPortTaken
 

@@ -27,7 +27,8 @@ from textual.widgets import DataTable, Static
 from screens.checks import ChecksScreen
 from wizard import jenkins_jobs, report, yamlio
 from wizard.answers import flatten
-from wizard.engine import DONE, FAILED, STALE, Session, StepStatus
+from wizard.engine import Session, StepStatus
+from wizard.states import DONE, FAILED, STALE
 from wizard.steps import STEPS
 
 REPORT = ".wizard/report.md"

@@ -1,13 +1,24 @@
-"""Start-up: the launcher keeps the cyclic collector off until the first frame, and the wizard
-switches it back on once that frame is painted (a wizard left without it would grow for good)."""
+"""Start-up: the wizard paints its frame, then opens the secure repo; keys typed meanwhile are
+not lost. The launcher keeps the cyclic collector off until then, and the wizard switches it
+back on once the first form's frame is painted (a wizard left without it would grow for good)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Callable
 from pathlib import Path
 
 from snapshot_apps.repos import drive, fixed_answers, make_repo
+from textual import events
 from textual.pilot import Pilot
+
+from screens.app import Opening, WizardApp
+from screens.sidebar import StepList
+from screens.step_form import StepForm
+from wizard.engine import Session
+from wizard.lock import LockedError
+from wizard.steps import NAMES
 
 
 def test_the_collector_runs_again_once_the_wizard_has_painted(repo: Path) -> None:
@@ -27,3 +38,84 @@ def test_the_collector_runs_again_once_the_wizard_has_painted(repo: Path) -> Non
             gc.enable()
         gc.unfreeze()
     assert seen == [True]
+
+
+# --- the frame first, then the repo opens ---------------------------------------------------
+
+
+def opening_app(repo: Path, before: Callable[[WizardApp], None]) -> WizardApp:
+    """The wizard as ``run_app`` starts it: the frame, then ``repo`` opened, with ``before``
+    called (on the app) just before the repo opens."""
+
+    def open_repo() -> Session:
+        before(app)
+        return Session.open(repo, write=True, command="tui")
+
+    app = WizardApp(Opening(repo, open_repo))
+    return app
+
+
+def test_keys_typed_while_the_repo_opens_reach_the_wizard_in_order(repo: Path) -> None:
+    make_repo(repo, fixed_answers(), files_done=True)  # the wizard opens on Prerequisites
+    seen: dict[str, object] = {}
+
+    def type_ahead(app: WizardApp) -> None:
+        # What the operator sees while the repo opens: the frame, with every step listed.
+        seen["screen"] = type(app.screen).__name__
+        seen["steps"] = app.screen.query_one(StepList).option_count
+        seen["collector"] = gc.isenabled()
+        for key in ("f2", "down", "down"):  # come in while the repo is being opened
+            app.post_message(events.Key(key, None))
+
+    app = opening_app(repo, type_ahead)
+
+    async def main() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(500):
+                main_screen = app.main_screen
+                if main_screen is not None and app.typed_ahead is None:
+                    form = main_screen.query(StepForm).filter("#database")
+                    if form and form.first().display:
+                        break
+                await pilot.pause(0.02)
+            assert app.screen is app.main_screen
+            steps = app.screen.query_one(StepList)
+            assert app.focused is steps  # f2, then both downs, in order
+            assert steps.highlighted == NAMES.index("database")
+            seen["collector after"] = gc.isenabled()
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # as the launcher (screens.entry.open_tui) leaves it
+    try:
+        asyncio.run(main())
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.unfreeze()
+        app.session.close()
+    assert seen == {
+        "screen": "OpeningScreen",
+        "steps": len(NAMES),
+        "collector": False,  # opening is part of start-up
+        "collector after": True,
+    }
+
+
+def test_a_repo_that_cannot_be_opened_ends_the_wizard_with_its_error(repo: Path) -> None:
+    make_repo(repo, fixed_answers())
+    app = opening_app(repo, lambda app: None)
+
+    async def main() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(500):
+                if not app.is_running:
+                    break
+                await pilot.pause(0.02)
+
+    with Session.open(repo, write=True, command="test"):  # another wizard holds the lock
+        asyncio.run(main())
+    # run_app raises it once the terminal is back, for the CLI to say (see test_tui's
+    # test_second_wizard_on_a_held_repo_exits_4_with_a_sentence).
+    assert isinstance(app.open_error, LockedError)
+    assert app.main_screen is None
+    assert "session" not in vars(app)

@@ -29,8 +29,9 @@ from screens.preview import LOG_LINES, PreviewScreen
 from wizard import yamlio
 from wizard.answers import flatten
 from wizard.context import RunContext
-from wizard.engine import FAILED, Session
+from wizard.engine import Session
 from wizard.errors import ConflictError, WizardError
+from wizard.states import FAILED
 from wizard.steps import STEPS, Step
 from wizard.steps.base import CHECKS, PREVIEW
 

@@ -26,8 +26,9 @@ from conftest import PLANTED_PASSWORD, ROOT, complete_answers, run_cli
 from wizard import terraform as tf
 from wizard import yamlio
 from wizard.context import RunContext
-from wizard.engine import DONE, STALE, Session
+from wizard.engine import Session
 from wizard.errors import WizardError
+from wizard.states import DONE, STALE
 from wizard.steps import StepError, by_name
 from wizard.steps import terraform as step
 

@@ -466,8 +466,9 @@ def test_step_error_is_shown_as_a_sentence(drive, repo: Path) -> None:
     drive(repo, scenario)
 
 
-def test_run_app_opens_the_repo_before_the_screen(repo: Path) -> None:
-    # A held lock fails before Textual takes the terminal, so the CLI can say it plainly.
+def test_run_app_raises_what_kept_the_repo_from_opening(repo: Path) -> None:
+    # A held lock ends the wizard, and run_app raises it once Textual has given the terminal
+    # back, so the CLI can say it plainly.
     with Session.open(repo, write=True, command="test"), pytest.raises(LockedError):
         run_app(repo)
 

@@ -236,6 +236,8 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
         recorded = quickstatus.answer(Path(args.secure_repo), as_json=args.json)
         if recorded is not None:
             return recorded
+    if args.command is None and open_tui is not None:
+        return _tui(Path(args.secure_repo), open_tui)
     from . import headless
 
     try:
@@ -250,7 +252,7 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
                 reset=args.reset,
                 open_tui=open_tui,
             )
-        if args.command in ("run", None) and _demo_repo(Path(args.secure_repo)):
+        if args.command == "run" and _demo_repo(Path(args.secure_repo)):
             return exit_codes.USAGE
         if args.command == "run":
             return headless.run(
@@ -283,17 +285,36 @@ def main(argv: Sequence[str] | None = None, open_tui: OpenTui | None = None) -> 
             from . import access
 
             return access.report_command(Path(args.secure_repo), as_json=args.json)
-        if open_tui is None:
-            headless.say_error(
-                "this entry point runs the headless commands only",
-                "open the interactive wizard with 'analytics-wizard' (or 'python -m screens'), "
-                "or use 'run --answers FILE'",
-            )
-            return exit_codes.USAGE
-        return headless.guarded(lambda: open_tui(Path(args.secure_repo)))
+        headless.say_error(
+            "this entry point runs the headless commands only",
+            "open the interactive wizard with 'analytics-wizard' (or 'python -m screens'), "
+            "or use 'run --answers FILE'",
+        )
+        return exit_codes.USAGE
     except KeyboardInterrupt:
-        headless.say_error("interrupted; nothing half-written was left behind")
-        return exit_codes.INTERRUPTED
+        return interrupted()
+
+
+def _tui(repo: Path, open_tui: OpenTui) -> int:
+    """The wizard itself. The headless module (and the session's modules it imports) is not
+    loaded before the first frame, only to report a failure."""
+    if _demo_repo(repo):
+        return exit_codes.USAGE
+    try:
+        return open_tui(repo)
+    except KeyboardInterrupt:
+        return interrupted()
+    except Exception as exc:  # the last line of defence: no traceback reaches the operator
+        from . import headless
+
+        return headless.report(exc)
+
+
+def interrupted() -> int:
+    from . import headless
+
+    headless.say_error("interrupted; nothing half-written was left behind")
+    return exit_codes.INTERRUPTED
 
 
 def _demo_repo(repo: Path) -> bool:

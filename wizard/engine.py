@@ -21,10 +21,9 @@ from .ledger import Ledger, StepRecord, input_digests
 from .lock import RepoLock
 from .redact import Redactor
 from .runlog import RunLog
+from .states import DONE, FAILED, PENDING, RUNNING, STALE
 from .steps import STEPS, Check, Plan, Step, StepError, StepInfo, by_name
 
-DONE, STALE, PENDING, FAILED = "done", "stale", "pending", "failed"
-RUNNING = "running"  # a detached run (terraform, ansible) is going, or ended unrecorded
 LEDGER_KEY = "ledger_key"
 
 

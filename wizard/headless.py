@@ -23,10 +23,11 @@ from . import exit_codes, quickstatus, yamlio
 from .answers import AnswersError, flatten
 from .backends import REAL, Backends
 from .context import RunContext
-from .engine import DONE, Session
+from .engine import Session
 from .errors import ConflictError, UsageError, WizardError, explain
 from .fields import BY_KEY
 from .redact import MASK
+from .states import DONE
 from .steps import STEPS, Plan
 from .steps.base import OVERRIDE
 

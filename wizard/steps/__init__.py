@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from .base import Change, Check, Conflict, Plan, Statement, Step, StepError
+if TYPE_CHECKING:
+    from .base import Change, Check, Conflict, Plan, Statement, Step, StepError
 
 __all__ = [
     "STEPS",
@@ -22,6 +24,19 @@ __all__ = [
     "StepInfo",
     "by_name",
 ]
+
+
+#: What this package hands on from :mod:`.base`, imported on first use: the wizard's first
+#: frame needs the list below only, and the step contract's classes would delay it.
+_FROM_BASE = frozenset(("Change", "Check", "Conflict", "Plan", "Statement", "Step", "StepError"))
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BASE:
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -88,4 +103,6 @@ def by_name(name: str) -> StepInfo:
     for step in STEPS:
         if step.name == name:
             return step
+    from .base import StepError
+
     raise StepError(f"unknown step {name!r}; steps are: {', '.join(NAMES)}")
