@@ -23,17 +23,14 @@ from rich.text import Text
 from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 
 from wizard import assets, exit_codes
 
-from .opening import OpeningScreen
+from .main import MainScreen
 
 if TYPE_CHECKING:
     from wizard.backends import Backends
     from wizard.engine import Session
-
-    from .main import MainScreen
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,7 @@ class WizardApp(App[None]):
         super().__init__(css_path=assets.path("wizard.tcss"), driver_class=Driver)
         self.initial = initial
         self.terminal_gone = False
-        self.main_screen: MainScreen | None = None
+        self.main_screen: MainScreen | None = None  # the default screen, once made
         # Opening: the repo to open, the keys typed before it is (None: not opening), and
         # what failed to open it (for the CLI to say).
         self.opening: Opening | None = None
@@ -102,12 +99,9 @@ class WizardApp(App[None]):
             self.session = session
             self.sub_title = session.repo.name
 
-    def get_default_screen(self) -> Screen[None]:
-        if self.opening is not None:
-            return OpeningScreen(self.sub_title)
-        from .main import MainScreen
-
-        self.main_screen = MainScreen(self.session, self.initial)
+    def get_default_screen(self) -> MainScreen:
+        opened = None if self.opening is not None else self.session
+        self.main_screen = MainScreen(opened, self.initial, repo=self.sub_title)
         return self.main_screen
 
     async def on_event(self, event: events.Event) -> None:
@@ -120,7 +114,8 @@ class WizardApp(App[None]):
         self.run_worker(self.open_repo(), name="opening the secure repo", exit_on_error=False)
 
     async def open_repo(self) -> None:
-        """Open the repo, then show the main screen and hand it the keys typed meanwhile."""
+        """Open the repo, then show its step and hand the main screen the keys typed
+        meanwhile."""
         assert self.opening is not None
         try:
             self.session = self.opening.open()
@@ -129,11 +124,8 @@ class WizardApp(App[None]):
             self.exit()
             return
         try:
-            from .main import MainScreen
-
-            self.main_screen = MainScreen(self.session, self.initial)
-            # Over the frame, which stays under it (Textual cannot switch the first screen).
-            await self.push_screen(self.main_screen)
+            assert self.main_screen is not None
+            await self.main_screen.open(self.session)
         except Exception as error:
             self._handle_exception(error)
             return

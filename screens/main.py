@@ -2,31 +2,37 @@
 
 It knows no step by name: every step gets the form its declaration describes, and
 its preview is the screen its declared view asks for.
+
+The wizard paints it before the secure repo is open (``WizardApp.open_repo``): opening needs
+most of the wizard's own modules, which take longer to load than the frame takes to paint, so
+this module imports none of them at the top, and the step's form comes once the repo is open.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, ContentSwitcher, Input, OptionList, Static
+from textual.screen import Screen
+from textual.widgets import Button, ContentSwitcher, Header, Input, OptionList, Static
 
-from wizard import drafts
-from wizard.engine import Session, StepStatus
 from wizard.states import DONE
 from wizard.steps import NAMES, by_name
-from wizard.steps.base import count
 
-from .drafts import restore as restore_draft
-from .opening import StepsFrame
+from .footer import KeysFooter
 from .sidebar import STATES, StepList
-from .step_form import StepForm, form_class
+
+if TYPE_CHECKING:
+    from wizard.engine import Session, StepStatus
+
+    from .step_form import StepForm
 
 #: Widgets mounted at a time when the forms of steps not visited yet are built while idle.
 AHEAD_BATCH = 2
@@ -66,7 +72,14 @@ def first_step_to_do(session: Session) -> str:
     return NAMES[-1]
 
 
-class MainScreen(StepsFrame):
+def step_form() -> type[StepForm]:
+    """The form's class, imported once the repo is open (see the module's docstring)."""
+    from .step_form import StepForm
+
+    return StepForm
+
+
+class MainScreen(Screen[None]):
     AUTO_FOCUS = ""  # the first field gets focus once the form is there, not the step list
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+p", "preview", "Preview"),
@@ -76,19 +89,16 @@ class MainScreen(StepsFrame):
         Binding("f2", "focus_steps", "Steps", priority=True),
     ]
 
-    def __init__(self, session: Session, initial: str | None = None) -> None:
+    session: Session  # once open
+
+    def __init__(self, session: Session | None, initial: str | None = None, repo: str = "") -> None:
+        """On an open ``session``; None: the frame only, until :meth:`open` (``repo`` names the
+        repo being opened)."""
         super().__init__()
-        self.session = session
+        self.opening = repo
+        self.initial = initial
         self.statuses: dict[str, StepStatus] = {}
-        # A step whose run an earlier wizard left is followed at once: show that step.
-        running = session.running()
-        # What was being typed when the connection dropped shows again, in its step.
-        self.draft = drafts.take(session)
-        draft_step = self.draft.step if self.draft and self.draft.step in NAMES else None
-        self.selected = initial or (
-            running[0] if running else draft_step or first_step_to_do(session)
-        )
-        self.highlighted = self.selected  # the step list's; its form follows (show_highlighted)
+        self.selected = self.highlighted = ""  # the step list's; its form follows
         self.checking = self.check_again = self.states_asked = False
         self.greeted = False  # the first form shown says what to do there
         self.focus_when_ready = ""  # a step chosen (enter) before its form's fields were there
@@ -100,18 +110,69 @@ class MainScreen(StepsFrame):
         self.verifying = False
         self.verified_at: float | None = None
         self.drift: dict[str, tuple[str, StepStatus]] = {}
+        if session is not None:
+            self.take(session)
 
-    def compose_view(self) -> ComposeResult:
+    @property
+    def is_open(self) -> bool:
+        return "session" in vars(self)
+
+    def take(self, session: Session) -> None:
+        """Work on ``session``, on the step the operator is to see first."""
+        from wizard import drafts
+
+        self.session = session
+        # A step whose run an earlier wizard left is followed at once: show that step.
+        running = session.running()
+        # What was being typed when the connection dropped shows again, in its step.
+        self.draft = drafts.take(session)
+        draft_step = self.draft.step if self.draft and self.draft.step in NAMES else None
+        self.selected = self.initial or (
+            running[0] if running else draft_step or first_step_to_do(session)
+        )
+        self.highlighted = self.selected
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="body"):
+            yield StepList()
+            with Vertical(id="step"):
+                if self.is_open:
+                    yield Static(id="step-heading")
+                    yield self.step_view()
+                else:
+                    yield Static(Text(f"Opening {self.opening}…", style="dim"), id="step-heading")
+        yield KeysFooter()
+
+    def step_view(self) -> ContentSwitcher:
         # The first paint builds the shown step's form only (and imports only its step); each
         # other form is built on its step's first visit.
-        with ContentSwitcher(initial=self.selected, id="step-view"):
-            yield self.new_form(self.selected)
+        return ContentSwitcher(self.new_form(self.selected), initial=self.selected, id="step-view")
+
+    async def open(self, session: Session) -> None:
+        """The repo is open: show the step to do, as if it had been open from the start."""
+        self.take(session)
+        await self.query_one("#step", Vertical).mount(self.step_view())
+        self.start()
+        # Its first rows now, in the frame that shows the form: the frame that showed the
+        # step list has already been painted.
+        await self.shown_form().mount_fields()
 
     def new_form(self, name: str) -> StepForm:
+        from .step_form import form_class
+
         step = by_name(name).load()
         return form_class(step)(self.session, step)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Until the repo is open the keys are held (WizardApp.on_event); the mouse waits too.
+        return True if self.is_open else None
+
     def on_mount(self) -> None:
+        if self.is_open:
+            self.start()
+
+    def start(self) -> None:
         steps = self.query_one(StepList)
         steps.highlighted = steps.get_option_index(self.selected)
         self.show_step(self.selected)
@@ -128,19 +189,20 @@ class MainScreen(StepsFrame):
         steps = self.query_one(StepList)
         steps.highlighted = steps.get_option_index(name)
         self.show_step(name)
-        form = self.query_one(f"#{name}", StepForm)
+        form = self.shown_form()
         self.app.push_screen(
             preview_screen(self.session, form.step, follow=True),
             lambda outcome: self.preview_closed(form, outcome),
         )
 
-    @on(StepForm.Ready)
-    def form_ready(self, event: StepForm.Ready) -> None:
+    def on_step_form_ready(self, event: StepForm.Ready) -> None:
         if not self.states_asked:
             # The states are checked in a thread, which takes turns with the wizard's own:
             # not before the first form is whole (keys typed meanwhile wait for it less).
             self.states_asked = True
             self.refresh_states()
+        from .drafts import restore as restore_draft
+
         if self.draft is not None and restore_draft(event.form, self.draft):
             self.draft = None
             return
@@ -178,7 +240,7 @@ class MainScreen(StepsFrame):
                 form.display = False
                 await switcher.mount(form)
                 break
-            if await found.first(StepForm).build_hidden(AHEAD_BATCH):
+            if await found.first(step_form()).build_hidden(AHEAD_BATCH):
                 break
         else:
             return  # every form is built
@@ -197,7 +259,7 @@ class MainScreen(StepsFrame):
 
     def shown_form(self) -> StepForm:
         """The form shown, though the list may highlight another step by now."""
-        return self.query_one(f"#{self.selected}", StepForm)
+        return self.query_one(f"#{self.selected}", step_form())
 
     # --- steps ------------------------------------------------------------------------
 
@@ -214,6 +276,8 @@ class MainScreen(StepsFrame):
         # Probes may be slow (files now; AWS or MySQL later), so they run here, on a read-only
         # session of their own: nothing is shared with the form's session on the UI thread.
         try:
+            from wizard.engine import Session
+
             statuses = Session.open(self.session.repo, write=False).status()
         except Exception:
             self.session.log.write("checking the step states failed:\n" + traceback.format_exc())
@@ -223,6 +287,8 @@ class MainScreen(StepsFrame):
     @work(thread=True, exit_on_error=False, group="verify")
     def verify_states(self) -> None:
         try:
+            from wizard.engine import Session
+
             statuses = Session.open(self.session.repo, write=False).status(verify=True)
         except Exception:
             self.session.log.write("verifying the steps failed:\n" + traceback.format_exc())
@@ -263,6 +329,8 @@ class MainScreen(StepsFrame):
                 wrong.append(f"{status.title}: {status.reason}")
             else:
                 self.drift.pop(status.name, None)
+        from wizard.steps.base import count
+
         if not checked:
             self.form.say("No step is done yet: there is nothing to verify.")
         elif wrong:
@@ -316,7 +384,7 @@ class MainScreen(StepsFrame):
 
     @on(OptionList.OptionHighlighted, "#steps")
     def step_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option.id is not None:
+        if event.option.id is not None and self.is_open:
             # The highlight is painted first, the form in the frame after: a key gets its
             # answer at once, and keys that come faster than forms switch show the last step.
             self.highlighted = event.option.id
@@ -327,21 +395,20 @@ class MainScreen(StepsFrame):
 
     @on(OptionList.OptionSelected, "#steps")
     def step_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id is not None:
+        if event.option.id is not None and self.is_open:
             inputs = self.form.query(Input)
             if inputs:
                 inputs.first().focus()
             else:  # its fields are still being mounted: the first one gets focus when there
                 self.focus_when_ready = event.option.id
 
-    @on(StepForm.AnswerSaved)
-    def answer_saved(self) -> None:
+    def on_step_form_answer_saved(self) -> None:
         self.sync_forms()
         self.refresh_states()
 
     def sync_forms(self) -> None:
         """One answer, one value: every form shows the answers as saved now."""
-        for form in self.query(StepForm):
+        for form in self.query(step_form()):
             form.sync()
 
     # --- actions ----------------------------------------------------------------------
@@ -417,5 +484,5 @@ class MainScreen(StepsFrame):
         return ""
 
     def confirm_pending(self) -> None:
-        for form in self.query(StepForm):
+        for form in self.query(step_form()):
             form.confirm_pending()

@@ -71,7 +71,7 @@ def test_the_screens_package_and_entry_load_no_textual() -> None:
     assert found["loaded"] == []
 
 
-#: What opening the secure repo needs, and the first frame does not (see screens.opening).
+#: What opening the secure repo needs, and the first frame does not (see screens.main).
 OPENING = (
     "ruamel",
     "wizard.engine",
@@ -80,20 +80,20 @@ OPENING = (
     "wizard.fields",
     "wizard.headless",
     "wizard.steps.base",
-    "screens.main",
     "screens.step_form",
 )
 
 
 def test_the_wizards_first_frame_loads_nothing_opening_the_repo_needs() -> None:
-    """The launcher, the CLI's parser and the frame's screen: the repo opens after the frame
-    is painted, and so do the modules it takes (the first paint waited ~70 ms for them)."""
+    """The launcher, the CLI's parser and the main screen before the repo is open: the repo
+    opens after the frame is painted, and so do the modules it takes (the first paint waited
+    ~70 ms for them)."""
     found = python(
         "import json, sys\n"
-        "import screens.entry, screens.app, screens.opening\n"
+        "import screens.entry, screens.app, screens.main\n"
         "from wizard import cli\n"
         "cli.build_parser().parse_args(['/some/secure-config'])\n"
-        "screens.opening.OpeningScreen('secure-config')\n"
+        "screens.main.MainScreen(None, repo='secure-config')\n"
         f"opening = {OPENING!r}\n"
         "print(json.dumps({'loaded': sorted(m for m in sys.modules"
         " if m.startswith(opening))}))"

@@ -12,6 +12,7 @@ from pathlib import Path
 from snapshot_apps.repos import drive, fixed_answers, make_repo
 from textual import events
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from screens.app import Opening, WizardApp
 from screens.sidebar import StepList
@@ -62,6 +63,7 @@ def test_keys_typed_while_the_repo_opens_reach_the_wizard_in_order(repo: Path) -
     def type_ahead(app: WizardApp) -> None:
         # What the operator sees while the repo opens: the frame, with every step listed.
         seen["screen"] = type(app.screen).__name__
+        seen["heading"] = str(app.screen.query_one("#step-heading", Static).render())
         seen["steps"] = app.screen.query_one(StepList).option_count
         seen["collector"] = gc.isenabled()
         for key in ("f2", "down", "down"):  # come in while the repo is being opened
@@ -94,7 +96,8 @@ def test_keys_typed_while_the_repo_opens_reach_the_wizard_in_order(repo: Path) -
         gc.unfreeze()
         app.session.close()
     assert seen == {
-        "screen": "OpeningScreen",
+        "screen": "MainScreen",
+        "heading": f"Opening {repo.name}…",
         "steps": len(NAMES),
         "collector": False,  # opening is part of start-up
         "collector after": True,
@@ -117,5 +120,5 @@ def test_a_repo_that_cannot_be_opened_ends_the_wizard_with_its_error(repo: Path)
     # run_app raises it once the terminal is back, for the CLI to say (see test_tui's
     # test_second_wizard_on_a_held_repo_exits_4_with_a_sentence).
     assert isinstance(app.open_error, LockedError)
-    assert app.main_screen is None
+    assert app.main_screen is not None and not app.main_screen.is_open
     assert "session" not in vars(app)

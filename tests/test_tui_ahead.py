@@ -165,7 +165,7 @@ def test_f2_pressed_as_the_first_form_fills_in_leaves_focus_on_the_step_list(
         # and f2 already pressed (its key waits in the queue behind the form's news).
         screen.set_focus(None)
         pilot.app.post_message(events.Key("f2", None))
-        screen.form_ready(StepForm.Ready(screen.query_one("#files", StepForm)))
+        screen.on_step_form_ready(StepForm.Ready(screen.query_one("#files", StepForm)))
         await settle(pilot)
         assert pilot.app.focused is screen.query_one("#steps")
 
