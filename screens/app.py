@@ -63,7 +63,8 @@ def collect_again() -> None:
 
 
 class WizardApp(App[None]):
-    """The whole TUI over one open :class:`Session`; the caller opens and closes it."""
+    """The whole TUI over one :class:`Session`: one the caller opened, or one it opens itself
+    after the first frame (``Opening``, as ``run_app`` starts it); the caller closes it."""
 
     TITLE = "analytics-wizard"
     # ctrl+p previews the files; the command palette would take that key.
@@ -94,14 +95,15 @@ class WizardApp(App[None]):
         self.open_error: Exception | None = None
         if isinstance(session, Opening):
             self.opening, self.typed_ahead = session, []
-            self.sub_title = session.repo.expanduser().resolve().name
+            self.repo_name = session.repo.expanduser().resolve().name
         else:
             self.session = session
-            self.sub_title = session.repo.name
+            self.repo_name = session.repo.name
+        self.sub_title = self.repo_name
 
     def get_default_screen(self) -> MainScreen:
         opened = None if self.opening is not None else self.session
-        self.main_screen = MainScreen(opened, self.initial, repo=self.sub_title)
+        self.main_screen = MainScreen(opened, self.initial, repo=self.repo_name)
         return self.main_screen
 
     async def on_event(self, event: events.Event) -> None:
@@ -110,8 +112,11 @@ class WizardApp(App[None]):
             return
         await super().on_event(event)
 
-    def begin_opening(self) -> None:
-        self.run_worker(self.open_repo(), name="opening the secure repo", exit_on_error=False)
+    def on_ready(self) -> None:
+        # Textual's Ready comes right after the first frame is painted; waiting for the screen
+        # to be idle instead (call_after_refresh) waited for three more frames that repaint it.
+        if self.opening is not None:
+            self.run_worker(self.open_repo(), name="opening the secure repo", exit_on_error=False)
 
     async def open_repo(self) -> None:
         """Open the repo, then show its step and hand the main screen the keys typed
@@ -141,10 +146,8 @@ class WizardApp(App[None]):
     def on_mount(self) -> None:
         # The launcher keeps the cyclic collector off through start-up (opening the repo is
         # part of it): what start-up built lives on, so it is frozen out of the collector's
-        # passes, which start again once the first frame is painted.
-        if self.opening is not None:
-            self.call_after_refresh(self.begin_opening)  # once the frame is painted
-        else:
+        # passes, which start again once the first frame is painted (or the repo opened).
+        if self.opening is None:
             self.call_after_refresh(collect_again)
         # A dropped SSH connection sends SIGHUP, whose default ends the process at once:
         # instead the field being typed in is kept as a draft and the rest confirmed.

@@ -152,11 +152,12 @@ class MainScreen(Screen[None]):
     async def open(self, session: Session) -> None:
         """The repo is open: show the step to do, as if it had been open from the start."""
         self.take(session)
-        await self.query_one("#step", Vertical).mount(self.step_view())
-        self.start()
-        # Its first rows now, in the frame that shows the form: the frame that showed the
-        # step list has already been painted.
-        await self.shown_form().mount_fields()
+        # One frame shows it all (the form with its first rows, the keys now working): the
+        # frame that showed the step list has been painted already.
+        with self.app.batch_update():
+            await self.query_one("#step", Vertical).mount(self.step_view())
+            self.start()
+            await self.shown_form().mount_fields()
 
     def new_form(self, name: str) -> StepForm:
         from .step_form import form_class
