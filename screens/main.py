@@ -115,6 +115,8 @@ class MainScreen(Screen[None]):
 
     @property
     def is_open(self) -> bool:
+        """Whether the repo is open. Until it is, the app holds the keys (the footer's clicks
+        too: Textual sends them as keys), and a click in the step list does nothing."""
         return "session" in vars(self)
 
     def take(self, session: Session) -> None:
@@ -164,10 +166,6 @@ class MainScreen(Screen[None]):
 
         step = by_name(name).load()
         return form_class(step)(self.session, step)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Until the repo is open the keys are held (WizardApp.on_event); the mouse waits too.
-        return True if self.is_open else None
 
     def on_mount(self) -> None:
         if self.is_open:
