@@ -119,8 +119,7 @@ class WizardApp(App[None]):
             self.run_worker(self.open_repo(), name="opening the secure repo", exit_on_error=False)
 
     async def open_repo(self) -> None:
-        """Open the repo, then show its step and hand the main screen the keys typed
-        meanwhile."""
+        """Open the repo, hand the main screen the keys typed meanwhile, then show the step."""
         assert self.opening is not None
         try:
             self.session = self.opening.open()
@@ -128,14 +127,27 @@ class WizardApp(App[None]):
             self.open_error = error
             self.exit()
             return
+        screen = self.main_screen
+        assert screen is not None
         try:
-            assert self.main_screen is not None
-            await self.main_screen.open(self.session)
+            # The step list shows the step to do, and answers the keys from now on: the ones
+            # typed so far first. Between the steps here, the keys are handled and painted.
+            screen.take(self.session)
+            self.call_next(self.hand_on_typed_ahead)
+            await self.breathe()
+            screen.prepare_view()
+            await self.breathe()
+            await screen.show_view()
         except Exception as error:
             self._handle_exception(error)
             return
-        self.call_next(self.hand_on_typed_ahead)
         self.call_after_refresh(collect_again)
+
+    async def breathe(self) -> None:
+        """Let what came in meanwhile (keys) be handled and painted."""
+        for _ in range(2):  # the keys reach the app, then the widget they are for
+            await asyncio.sleep(0)
+            await self.screen.wait_for_refresh()
 
     async def hand_on_typed_ahead(self) -> None:
         # On the app's own turn: keys that came in since are held too, and go on in order.

@@ -110,13 +110,18 @@ class MainScreen(Screen[None]):
         self.verifying = False
         self.verified_at: float | None = None
         self.drift: dict[str, tuple[str, StepStatus]] = {}
+        # The step's view (its form) is there: composed with the screen on an open session, or
+        # mounted once the repo has opened (show_view).
+        self.viewing = False
         if session is not None:
             self.take(session)
+            self.viewing = True
 
     @property
     def is_open(self) -> bool:
         """Whether the repo is open. Until it is, the app holds the keys (the footer's clicks
-        too: Textual sends them as keys), and a click in the step list does nothing."""
+        too: Textual sends them as keys), and a click in the step list does nothing; from then
+        on the step list answers keys, and the step's view follows (show_view)."""
         return "session" in vars(self)
 
     def take(self, session: Session) -> None:
@@ -133,6 +138,9 @@ class MainScreen(Screen[None]):
             running[0] if running else draft_step or first_step_to_do(session)
         )
         self.highlighted = self.selected
+        if self.is_mounted:  # opened after the first frame: the list shows the step at once
+            steps = self.query_one(StepList)
+            steps.highlighted = steps.get_option_index(self.selected)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -151,13 +159,21 @@ class MainScreen(Screen[None]):
         # other form is built on its step's first visit.
         return ContentSwitcher(self.new_form(self.selected), initial=self.selected, id="step-view")
 
-    async def open(self, session: Session) -> None:
-        """The repo is open: show the step to do, as if it had been open from the start."""
-        self.take(session)
-        # One frame shows it all (the form with its first rows, the keys now working): the
-        # frame that showed the step list has been painted already.
+    def prepare_view(self) -> None:
+        """Import what the highlighted step's view needs (its form, its step)."""
+        from . import step_form
+
+        by_name(self.highlighted).load()
+        step_form.form_class  # noqa: B018 (imported for the view)
+
+    async def show_view(self) -> None:
+        """The repo is open: show the step highlighted by now, as if it had been open from the
+        start. One frame shows the form with its first rows: the frame that showed the step
+        list (and any key moving its highlight meanwhile) has been painted already."""
+        self.selected = self.highlighted
         with self.app.batch_update():
             await self.query_one("#step", Vertical).mount(self.step_view())
+            self.viewing = True
             self.start()
             await self.shown_form().mount_fields()
 
@@ -172,9 +188,14 @@ class MainScreen(Screen[None]):
             self.start()
 
     def start(self) -> None:
-        steps = self.query_one(StepList)
-        steps.highlighted = steps.get_option_index(self.selected)
+        wanted = self.highlighted  # moved since show_view began, perhaps
         self.show_step(self.selected)
+        steps = self.query_one(StepList)
+        steps.highlighted = steps.get_option_index(wanted)
+        if wanted != self.selected:
+            self.highlighted = wanted
+            self.shown_form().held = True
+            self.call_after_refresh(self.show_highlighted)
         self.show_verified_age()
         self.set_interval(30, self.show_verified_age)
         # A run an earlier wizard left (killed, or the connection dropped): follow it.
@@ -388,6 +409,8 @@ class MainScreen(Screen[None]):
             # answer at once, and keys that come faster than forms switch show the last step.
             self.highlighted = event.option.id
             self.last_key_at = time.monotonic()
+            if not self.viewing:
+                return  # the view comes on the step highlighted then (show_view)
             # The shown form's rows wait while another step is to be shown.
             self.shown_form().held = self.highlighted != self.selected
             self.call_after_refresh(self.show_highlighted)
@@ -395,6 +418,9 @@ class MainScreen(Screen[None]):
     @on(OptionList.OptionSelected, "#steps")
     def step_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id is not None and self.is_open:
+            if not self.viewing:  # its first field gets focus once the form is there
+                self.focus_when_ready = event.option.id
+                return
             inputs = self.form.query(Input)
             if inputs:
                 inputs.first().focus()
@@ -417,6 +443,8 @@ class MainScreen(Screen[None]):
 
     def action_verify(self) -> None:
         """Check every done step with the outside world, as ``status --verify`` does."""
+        if not self.viewing:
+            return  # the repo is still opening
         if self.verifying:
             self.form.say("Still verifying; the result shows here when it is in.")
             return
@@ -426,12 +454,16 @@ class MainScreen(Screen[None]):
         self.verify_states()
 
     def action_toggle_secrets(self) -> None:
+        if not self.viewing:
+            return  # the repo is still opening
         form = self.form
         shown = form.toggle_secrets()
         form.say("Secrets are shown; ctrl+t hides them." if shown else "Secrets are hidden.")
 
     @on(Button.Pressed, "#preview-button")
     def action_preview(self) -> None:
+        if not self.viewing:
+            return  # the repo is still opening
         form = self.form
         form.confirm_pending()
         problems = form.problems()
