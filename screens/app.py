@@ -119,21 +119,26 @@ class WizardApp(App[None]):
             self.run_worker(self.open_repo(), name="opening the secure repo", exit_on_error=False)
 
     async def open_repo(self) -> None:
-        """Open the repo, hand the main screen the keys typed meanwhile, then show the step."""
-        assert self.opening is not None
+        """Open the repo, hand the main screen the keys typed meanwhile, then show the step.
+
+        The step list takes the keys (the ones held so far first) as soon as it highlights the
+        step to do: after a glance at the ledger, before the repo is opened (or once it is, if
+        the glance failed). Between the steps here, the keys are handled and painted."""
+        assert self.opening is not None and self.main_screen is not None
+        screen = self.main_screen
+        if screen.glance(self.opening.repo.expanduser().resolve()):
+            self.call_next(self.hand_on_typed_ahead)
+            await self.breathe()
         try:
             self.session = self.opening.open()
         except Exception as error:  # said by the CLI once the terminal is back (run_app)
             self.open_error = error
             self.exit()
             return
-        screen = self.main_screen
-        assert screen is not None
         try:
-            # The step list shows the step to do, and answers the keys from now on: the ones
-            # typed so far first. Between the steps here, the keys are handled and painted.
             screen.take(self.session)
-            self.call_next(self.hand_on_typed_ahead)
+            if self.typed_ahead is not None:
+                self.call_next(self.hand_on_typed_ahead)
             await self.breathe()
             screen.prepare_view()
             await self.breathe()

@@ -30,7 +30,10 @@ from .footer import KeysFooter
 from .sidebar import STATES, StepList
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from wizard.engine import Session, StepStatus
+    from wizard.ledger import Ledger
 
     from .step_form import StepForm
 
@@ -63,10 +66,10 @@ def verified_age(verified_at: float | None, now: float) -> str:
     return f"verified {minutes // (24 * 60)} days ago"
 
 
-def first_step_to_do(session: Session) -> str:
-    """The first step the ledger does not record as done (the last one if all are)."""
+def first_step_to_do(ledger: Ledger) -> str:
+    """The first step ``ledger`` does not record as done (the last one if all are)."""
     for name in NAMES:
-        record = session.ledger.steps.get(name)
+        record = ledger.steps.get(name)
         if record is None or record.status != DONE:
             return name
     return NAMES[-1]
@@ -113,6 +116,7 @@ class MainScreen(Screen[None]):
         # The step's view (its form) is there: composed with the screen on an open session, or
         # mounted once the repo has opened (show_view).
         self.viewing = False
+        self.glanced = ""  # the step highlighted from a glance at the ledger (glance)
         if session is not None:
             self.take(session)
             self.viewing = True
@@ -135,12 +139,31 @@ class MainScreen(Screen[None]):
         self.draft = drafts.take(session)
         draft_step = self.draft.step if self.draft and self.draft.step in NAMES else None
         self.selected = self.initial or (
-            running[0] if running else draft_step or first_step_to_do(session)
+            running[0] if running else draft_step or first_step_to_do(session.ledger)
         )
+        if self.glanced and self.highlighted not in ("", self.glanced):
+            self.selected = self.highlighted  # the operator's choice, made while it opened
         self.highlighted = self.selected
         if self.is_mounted:  # opened after the first frame: the list shows the step at once
-            steps = self.query_one(StepList)
-            steps.highlighted = steps.get_option_index(self.selected)
+            self.highlight(self.selected)
+
+    def glance(self, repo: Path) -> bool:
+        """Highlight the first step to do as the repo's ledger records it, read before the
+        repo is opened (the session reads it again, with the lock held). False if it cannot
+        be read: opening the repo will say why."""
+        from wizard.ledger import Ledger
+
+        try:
+            ledger = Ledger.load(Ledger.path_in(repo))
+        except Exception:
+            return False
+        self.glanced = first_step_to_do(ledger)
+        self.highlight(self.glanced)
+        return True
+
+    def highlight(self, name: str) -> None:
+        steps = self.query_one(StepList)
+        steps.highlighted = steps.get_option_index(name)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -404,7 +427,7 @@ class MainScreen(Screen[None]):
 
     @on(OptionList.OptionHighlighted, "#steps")
     def step_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option.id is not None and self.is_open:
+        if event.option.id is not None:
             # The highlight is painted first, the form in the frame after: a key gets its
             # answer at once, and keys that come faster than forms switch show the last step.
             self.highlighted = event.option.id
@@ -417,7 +440,7 @@ class MainScreen(Screen[None]):
 
     @on(OptionList.OptionSelected, "#steps")
     def step_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id is not None and self.is_open:
+        if event.option.id is not None:
             if not self.viewing:  # its first field gets focus once the form is there
                 self.focus_when_ready = event.option.id
                 return
@@ -495,7 +518,7 @@ class MainScreen(Screen[None]):
         step = self.form.step
         record = records.get(step.name)
         if record is not None and record.status == DONE:
-            todo = first_step_to_do(self.session)
+            todo = first_step_to_do(self.session.ledger)
             way = "up" if NAMES.index(todo) < NAMES.index(step.name) else "down"
             return (
                 f"This step is done. Next: {by_name(todo).title} (f2, then {way} to it and enter)."

@@ -9,12 +9,14 @@ import gc
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from snapshot_apps.repos import drive, fixed_answers, make_repo
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from screens.app import Opening, WizardApp
+from screens.main import MainScreen
 from screens.sidebar import StepList
 from screens.step_form import StepForm
 from wizard.engine import Session
@@ -56,34 +58,48 @@ def opening_app(repo: Path, before: Callable[[WizardApp], None]) -> WizardApp:
     return app
 
 
-def test_keys_typed_while_the_repo_opens_reach_the_wizard_in_order(repo: Path) -> None:
+def test_keys_typed_while_the_repo_opens_reach_the_wizard_in_order(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_repo(repo, fixed_answers(), files_done=True)  # the wizard opens on Prerequisites
     seen: dict[str, object] = {}
+    glance = MainScreen.glance
 
-    def type_ahead(app: WizardApp) -> None:
-        # What the operator sees while the repo opens: the frame, with every step listed.
+    def typed_ahead(screen: MainScreen, path: Path) -> bool:
+        # Keys come in as the wizard reads its ledger: held until the list has the step to do.
+        for key in ("f2", "down", "down"):
+            screen.app.post_message(events.Key(key, None))
+        return glance(screen, path)
+
+    def as_it_opens(app: WizardApp) -> None:
+        # What the operator sees while the repo opens: the frame, with every step listed, and
+        # the keys already answered by the step list.
+        steps = app.screen.query_one(StepList)
         seen["screen"] = type(app.screen).__name__
         seen["heading"] = str(app.screen.query_one("#step-heading", Static).render())
-        seen["steps"] = app.screen.query_one(StepList).option_count
+        seen["steps"] = steps.option_count
+        seen["highlighted"] = NAMES[steps.highlighted or 0]
+        seen["focused"] = app.focused is steps
         seen["collector"] = gc.isenabled()
-        for key in ("f2", "down", "down"):  # come in while the repo is being opened
-            app.post_message(events.Key(key, None))
 
-    app = opening_app(repo, type_ahead)
+    monkeypatch.setattr(MainScreen, "glance", typed_ahead)
+    app = opening_app(repo, as_it_opens)
 
     async def main() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             for _ in range(500):
                 main_screen = app.main_screen
-                if main_screen is not None and app.typed_ahead is None:
+                if main_screen is not None and main_screen.viewing:
                     form = main_screen.query(StepForm).filter("#database")
                     if form and form.first().display:
                         break
                 await pilot.pause(0.02)
             assert app.screen is app.main_screen
             steps = app.screen.query_one(StepList)
-            assert app.focused is steps  # f2, then both downs, in order
+            assert app.focused is steps
+            # Opening kept the step the operator chose meanwhile: it shows it.
             assert steps.highlighted == NAMES.index("database")
+            assert app.main_screen.selected == "database"
             seen["collector after"] = gc.isenabled()
 
     was_enabled = gc.isenabled()
@@ -99,6 +115,8 @@ def test_keys_typed_while_the_repo_opens_reach_the_wizard_in_order(repo: Path) -
         "screen": "MainScreen",
         "heading": f"Opening {repo.name}…",
         "steps": len(NAMES),
+        "highlighted": "database",  # f2, then both downs, in order, before the repo opened
+        "focused": True,
         "collector": False,  # opening is part of start-up
         "collector after": True,
     }

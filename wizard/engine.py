@@ -54,7 +54,7 @@ class Session:
         self.state_dir = self.repo / ".wizard"
         self.lock = RepoLock(self.state_dir / "lock")
         self.answers = Answers()
-        self.ledger = Ledger(self.state_dir / "state.yml")
+        self.ledger = Ledger(Ledger.path_in(self.repo))
         self.redact = Redactor()
         self.command = command
         self.log = RunLog(None, command, self.redact)

@@ -82,6 +82,11 @@ class Ledger:
     path: Path
     steps: dict[str, StepRecord] = field(default_factory=dict)
 
+    @staticmethod
+    def path_in(repo: Path) -> Path:
+        """Where the ledger of the secure repo ``repo`` is."""
+        return repo / ".wizard" / "state.yml"
+
     @classmethod
     def load(cls, path: Path) -> Ledger:
         """The ledger at ``path`` (empty when missing); one of the wrong shape is a LedgerError
