@@ -2,9 +2,9 @@
 
 The wizard paints its frame first and opens the secure repo (lock, answers, ledger) right
 after: opening needs most of the wizard's modules, which load slower than the frame paints.
-Keys typed meanwhile are kept and handed on once the repo is open, in order. A held lock or
-an unreadable ledger ends the app, and the CLI says it as one clear sentence once the terminal
-is back.
+Keys typed before the step list has the step to do are kept and handed on in order. A held
+lock or an unreadable ledger ends the app, and the CLI says it as one clear sentence once the
+terminal is back.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class WizardApp(App[None]):
 
     async def on_event(self, event: events.Event) -> None:
         if self.typed_ahead is not None and isinstance(event, (events.Key, events.Paste)):
-            self.typed_ahead.append(event)  # for the main screen, once the repo is open
+            self.typed_ahead.append(event)  # until the step list has the step to do
             return
         await super().on_event(event)
 

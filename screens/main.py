@@ -95,10 +95,10 @@ class MainScreen(Screen[None]):
     session: Session  # once open
 
     def __init__(self, session: Session | None, initial: str | None = None, repo: str = "") -> None:
-        """On an open ``session``; None: the frame only, until :meth:`open` (``repo`` names the
-        repo being opened)."""
+        """On an open ``session``; None: the frame only, until the repo named ``repo`` is open
+        (``WizardApp.open_repo``: glance, take, show_view)."""
         super().__init__()
-        self.opening = repo
+        self.repo_name = repo
         self.initial = initial
         self.statuses: dict[str, StepStatus] = {}
         self.selected = self.highlighted = ""  # the step list's; its form follows
@@ -123,9 +123,9 @@ class MainScreen(Screen[None]):
 
     @property
     def is_open(self) -> bool:
-        """Whether the repo is open. Until it is, the app holds the keys (the footer's clicks
-        too: Textual sends them as keys), and a click in the step list does nothing; from then
-        on the step list answers keys, and the step's view follows (show_view)."""
+        """Whether the repo is open. Until the step list highlights the step to do (glance, or
+        take), the app holds the keys (the footer's clicks too: Textual sends them as keys);
+        then the list answers them, and the step's view follows once the repo is open."""
         return "session" in vars(self)
 
     def take(self, session: Session) -> None:
@@ -174,7 +174,7 @@ class MainScreen(Screen[None]):
                     yield Static(id="step-heading")
                     yield self.step_view()
                 else:
-                    yield Static(Text(f"Opening {self.opening}…", style="dim"), id="step-heading")
+                    yield Static(Text(f"Opening {self.repo_name}…", style="dim"), id="step-heading")
         yield KeysFooter()
 
     def step_view(self) -> ContentSwitcher:
@@ -183,11 +183,9 @@ class MainScreen(Screen[None]):
         return ContentSwitcher(self.new_form(self.selected), initial=self.selected, id="step-view")
 
     def prepare_view(self) -> None:
-        """Import what the highlighted step's view needs (its form, its step)."""
-        from . import step_form
-
+        """Import what the highlighted step's view needs: the forms' module, the step's."""
+        step_form()
         by_name(self.highlighted).load()
-        step_form.form_class  # noqa: B018 (imported for the view)
 
     async def show_view(self) -> None:
         """The repo is open: show the step highlighted by now, as if it had been open from the
