@@ -90,6 +90,8 @@ class MainScreen(Screen[None]):
         Binding("ctrl+r", "verify", "Verify"),
         # priority: focus moves before the keys typed right behind f2 are dispatched.
         Binding("f2", "focus_steps", "Steps", priority=True),
+        # Named in the messages that say what to do next (the footer has no room left at 80).
+        Binding("ctrl+n", "next_step", "Next step", show=False),
     ]
 
     session: Session  # once open
@@ -105,6 +107,7 @@ class MainScreen(Screen[None]):
         self.checking = self.check_again = self.states_asked = False
         self.greeted = False  # the first form shown says what to do there
         self.focus_when_ready = ""  # a step chosen (enter) before its form's fields were there
+        self.hint_when_ready = ""  # a step gone to with ctrl+n: what to do there, once it is there
         self.building_ahead = False
         self.last_key_at = 0.0  # a switch, or a letter typed: forms are built ahead when quiet
         # The sidebar's states are local (the ledger, digests, recorded outputs); ctrl+r checks
@@ -252,8 +255,9 @@ class MainScreen(Screen[None]):
         if not self.building_ahead:
             self.building_ahead = True
             self.set_timer(QUIET, self.build_ahead)
-        if event.form is self.form and not self.greeted:
-            self.greeted = True
+        hint = self.hint_when_ready == event.form.step.name
+        if event.form is self.form and (not self.greeted or hint):
+            self.greeted, self.hint_when_ready = True, ""
             event.form.say(self.start_hint())
         wanted = self.focus_when_ready == event.form.step.name
         if event.form is self.form and (self.focused is None or wanted):
@@ -459,6 +463,23 @@ class MainScreen(Screen[None]):
 
     # --- actions ----------------------------------------------------------------------
 
+    def action_next_step(self) -> None:
+        """Show the step to do next, its first field focused."""
+        if not self.viewing:
+            return  # the repo is still opening
+        name = self.next_to_do(self.selected)
+        if not name:  # every other step is done: what to do on this one, or that all are
+            self.form.say(self.start_hint())
+            return
+        self.show_step(name)
+        self.highlight(name)
+        inputs = self.form.query(Input)
+        if inputs:
+            self.set_focus(inputs.first())
+            self.form.say(self.start_hint())
+        else:  # its fields are still being mounted: focus and hint once they are there
+            self.focus_when_ready = self.hint_when_ready = name
+
     def action_focus_steps(self) -> None:
         self.set_focus(self.query_one(StepList))  # at once, not after the queued keys
 
@@ -505,35 +526,40 @@ class MainScreen(Screen[None]):
         form.reload()
         self.sync_forms()  # secrets a plan generated show in the other forms too
         if outcome:
-            form.say(f"{by_name(form.step.name).title}: {outcome}.{self.next_hint(form.step.name)}")
+            form.say(self.ran_message(form.step.name, outcome))
         self.refresh_states()
+
+    def ran_message(self, name: str, outcome: str) -> str:
+        """What a step's run did, led by the step to do next (an outcome can be long: the
+        message area shows its first lines, ctrl+o the rest)."""
+        title = by_name(name).title
+        after = self.next_to_do(name)
+        if not (after and self.done(name)):
+            return f"{title}: {outcome}."
+        said = outcome[:1].upper() + outcome[1:]
+        return f"{title} is done; next: {by_name(after).title} (ctrl+n). {said}."
 
     def start_hint(self) -> str:
         """What to do on the step the wizard opens on, in a line."""
-        records = self.session.ledger.steps
-        if all((r := records.get(name)) is not None and r.status == DONE for name in NAMES):
-            return "Every step is done; ctrl+r verifies them with AWS, MySQL and the hosts."
         step = self.form.step
-        record = records.get(step.name)
-        if record is not None and record.status == DONE:
-            todo = first_step_to_do(self.session.ledger)
-            way = "up" if NAMES.index(todo) < NAMES.index(step.name) else "down"
-            return (
-                f"This step is done. Next: {by_name(todo).title} (f2, then {way} to it and enter)."
-            )
+        after = self.next_to_do(step.name)
+        if not after and self.done(step.name):
+            return "Every step is done; ctrl+r verifies them with AWS, MySQL and the hosts."
+        if self.done(step.name):
+            return f"This step is done. Next: {by_name(after).title} (ctrl+n goes there)."
         return (
             f"To do next: fill in the fields here (enter confirms each), then ctrl+p "
             f"({step.preview_label}) and ctrl+s ({step.verb})."
         )
 
-    def next_hint(self, done: str) -> str:
-        """After a step completes, the step to do next (the first one after it not done)."""
-        later = NAMES[NAMES.index(done) + 1 :]
-        for name in later:
-            record = self.session.ledger.steps.get(name)
-            if record is None or record.status != DONE:
-                return f" Next: {by_name(name).title} (f2, then down to it and enter)."
-        return ""
+    def done(self, name: str) -> bool:
+        record = self.session.ledger.steps.get(name)
+        return record is not None and record.status == DONE
+
+    def next_to_do(self, current: str) -> str:
+        """The step to do next from ``current``: the first, in order, that is not done (""
+        when every other step is)."""
+        return next((name for name in NAMES if name != current and not self.done(name)), "")
 
     def confirm_pending(self) -> None:
         for form in self.query(step_form()):

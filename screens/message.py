@@ -9,9 +9,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from .confirm import focus_first
+
+
+def wrapped_lines(widget: Widget, message: str) -> int:
+    """How many lines ``message`` takes in ``widget``'s width (the app's, before a layout)."""
+    if not message:
+        return 0
+    width = widget.content_region.width or widget.app.size.width
+    return len(Text(message).wrap(widget.app.console, max(width, 1)))
 
 
 class MessageScreen(ModalScreen[None]):

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from rich.syntax import Syntax
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -32,10 +32,12 @@ from wizard.steps.base import count
 
 from .confirm import ConfirmDialog, WordDialog
 from .conflicts import ConflictChoice
+from .message import MessageScreen, wrapped_lines
 from .problems import explained
 
 LOG_LINES = 2000  # the live log keeps this many lines; the run log keeps them all
 FRAME = 1 / 30  # seconds between two drains of the progress queue
+STATUS_LINES = 6  # the status area's height (wizard.tcss); longer ones end in "… ctrl+o"
 
 
 class Planned(Message):
@@ -69,6 +71,7 @@ class PreviewScreen(Screen[str | None]):
         Binding("ctrl+s", "run", "Run"),
         Binding("ctrl+t", "toggle_secrets", "Secrets"),
         Binding("escape", "back", "Back"),
+        Binding("ctrl+o", "read_status", "Whole status", show=False),  # the area says so
     ]
 
     def __init__(self, session: Session, step: Step, follow: bool = False) -> None:
@@ -82,6 +85,7 @@ class PreviewScreen(Screen[str | None]):
         self.decided: dict[str, str] = {}  # host keys trusted, rules revoked, …
         self.plan: Plan | None = None
         self.busy = False
+        self.status = ""  # what the status area says, whole
         self.replan = False
         self.conflicts_shown = False
         self.worker: Worker[None] | None = None
@@ -94,6 +98,7 @@ class PreviewScreen(Screen[str | None]):
         what = "Following the run" if self.follow else "Preview"
         yield Static(Text(f"{what} · {title}", style="bold"), id="preview-heading")
         yield Static(id="preview-status")
+        yield Static("… ctrl+o (or a click) shows the whole status", id="preview-more")
         yield ProgressBar(id="run-progress", show_eta=False)
         yield Static(id="in-flight", markup=False)
         with VerticalScroll(id="preview-body"):
@@ -106,7 +111,7 @@ class PreviewScreen(Screen[str | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for live in ("#progress", "#run-progress", "#in-flight"):
+        for live in ("#preview-more", "#progress", "#run-progress", "#in-flight"):
             self.query_one(live).display = False
         self.set_interval(FRAME, self.drain)
         if self.follow:
@@ -123,9 +128,20 @@ class PreviewScreen(Screen[str | None]):
         self.query_one("#progress", Log).display = True
 
     def say(self, message: str, error: bool = False) -> None:
+        self.status = message
         status = self.query_one("#preview-status", Static)
         status.update(Text(message))
         status.set_class(error, "-error")
+        self.query_one("#preview-more").display = wrapped_lines(status, message) > STATUS_LINES
+
+    def action_read_status(self) -> None:
+        if self.status:
+            title = by_name(self.step.name).title
+            self.app.push_screen(MessageScreen(f"{title} · status", self.status))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.widget is not None and event.widget.id in ("preview-status", "preview-more"):
+            self.action_read_status()
 
     # --- workers (no widget is touched from these threads) ----------------------------
 

@@ -76,10 +76,11 @@ class Listed(Message):
 def form_class(step: Step) -> type[StepForm]:
     """The form of ``step``: its actions and its choice lists bound to their keys."""
     bindings: list[BindingType] = [
-        Binding(action.key, f"run_action('{action.name}')", action.label) for action in step.actions
+        Binding(action.key, f"run_action('{action.name}')", action.key_label)
+        for action in step.actions
     ]
     if step.choosers:
-        bindings.append(Binding("f6", "choose", "Choose from AWS"))
+        bindings.append(Binding("f6", "choose", "From AWS"))
     return type(f"{step.name.title()}Form", (StepForm,), {"BINDINGS": bindings})
 
 
@@ -305,9 +306,9 @@ class StepForm(Vertical):
     def say(self, message: str) -> None:
         self.message = message
         self.query_one("#form-message", Static).update(Text(message))
-        width = self.content_region.width or self.app.size.width
-        lines = len(Text(message).wrap(self.app.console, max(width, 1))) if message else 0
-        self.query_one("#form-more").display = lines > MESSAGE_LINES
+        from .message import wrapped_lines
+
+        self.query_one("#form-more").display = wrapped_lines(self, message) > MESSAGE_LINES
 
     def action_read_message(self) -> None:
         if not self.message:

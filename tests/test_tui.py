@@ -31,6 +31,7 @@ from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, St
 from screens.app import InternalError, WizardApp, run_app
 from screens.conflicts import ConflictChoice
 from screens.field_row import input_id
+from screens.footer import KeysFooter
 from screens.main import MainScreen, verified_age
 from screens.preview import PreviewScreen
 from screens.step_form import StepForm
@@ -177,9 +178,14 @@ def test_the_wizard_opens_on_the_first_step_to_do_and_says_what_to_do_there(
     drive(repo, first_screen, initial=None)
 
     async def on_a_done_step(pilot: Pilot[None]) -> None:
-        assert form_message(pilot) == (
-            "This step is done. Next: Prerequisites (f2, then up to it and enter)."
-        )
+        assert form_message(pilot) == "This step is done. Next: Prerequisites (ctrl+n goes there)."
+        await pilot.press("ctrl+n")
+        await form_ready(pilot)
+        assert selected_form(pilot).step.name == "prereqs"
+        assert pilot.app.focused is field(pilot, "aws.profile")  # its first field
+        assert form_message(pilot).startswith("To do next: fill in the fields here")
+        steps = pilot.app.screen.query_one("#steps", OptionList)
+        assert steps.highlighted == 0  # the list follows
 
     drive(repo, on_a_done_step, initial="files")
 
@@ -248,8 +254,10 @@ def test_tui_writes_the_same_six_files_as_headless(
         assert preview.plan is not None and len(preview.plan.pending) == 6
         await write_files(pilot)
         assert isinstance(pilot.app.screen, MainScreen)
-        assert "wrote 6 files" in form_message(pilot)
-        assert "Next: Playbooks (f2, then down to it and enter)." in form_message(pilot)
+        # What to do next leads; what the run did follows.
+        assert form_message(pilot) == (
+            "Secure-repo files is done; next: Prerequisites (ctrl+n). Wrote 6 files."
+        )
         assert "done" in sidebar_text(pilot)["files"]
 
     drive(repo, fill_preview_write)
@@ -276,7 +284,7 @@ def test_second_write_changes_nothing(drive, repo: Path) -> None:
         button = str(preview.query_one("#run", Button).label)
         assert footer["ctrl+s"] == preview.step.verb and button.startswith(footer["ctrl+s"])
         await write_files(pilot)
-        assert "no changes" in form_message(pilot)
+        assert form_message(pilot).endswith(". No changes.")
 
     drive(repo, scenario)
 
@@ -443,6 +451,28 @@ def test_every_step_is_reached_by_keyboard_and_mouse(drive, repo: Path) -> None:
         await pilot.click("#steps", offset=(3, 7))  # mouse: the files step's line
         await pilot.pause()
         assert screen.query_one("#files", StepForm).display
+
+    drive(repo, scenario)
+
+
+def test_every_forms_keys_fit_an_80_column_footer(drive, repo: Path) -> None:
+    # The footer scrolls sideways rather than wrap: keys past its edge were never seen (the
+    # terraform form's pushed f2 Steps and ^q Quit out of sight).
+    make_repo(repo, fixed_answers(), files_done=True)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = pilot.app.screen
+        overflowing = {}
+        for index, step in enumerate(STEPS):
+            await pilot.press("f2", "home", *["down"] * index, "enter")
+            await form_ready(pilot)
+            assert isinstance(pilot.app.focused, Input), step.name  # the form's keys show
+            footer = screen.query_one(KeysFooter)
+            keys = " ".join(str(key.render()) for key in footer.query("FooterKey"))
+            if footer.virtual_size.width > footer.size.width:
+                overflowing[step.name] = keys
+            assert "Quit" in keys and "Steps" in keys
+        assert overflowing == {}
 
     drive(repo, scenario)
 

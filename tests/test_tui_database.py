@@ -109,7 +109,8 @@ def test_connection_test_preview_and_run_create_the_users(
     assert "CREATE DATABASE IF NOT EXISTS `analytics-api`" in seen["preview"]
     assert "CREATE USER" in seen["preview"] and "GRANT ALL PRIVILEGES" in seen["preview"]
     assert ANALYTICS_PW not in seen["preview"] and "****" in seen["preview"]
-    assert "ran 13 SQL statements and verified the grants" in seen["after"], seen["after"]
+    assert "Database is done; next: " in seen["after"], seen["after"]
+    assert "Ran 13 SQL statements and verified the grants." in seen["after"], seen["after"]
     assert seen["age before"] == "not verified yet"
     assert "Verified 1 done step; not as recorded — Database:" in seen["verified"], seen["verified"]
     assert "'analytics' cannot log in" in seen["verified"], seen["verified"]

@@ -160,6 +160,33 @@ def test_a_long_message_can_be_read_to_its_last_word(drive, repo: Path) -> None:
     drive(repo, scenario, initial="files")
 
 
+def test_a_preview_status_too_long_for_its_area_can_be_read_whole(drive, repo: Path) -> None:
+    # The status area above a preview holds six lines: a longer status (the Jenkins jobs to
+    # create, an error and its fix) lost its end there, with nothing saying so.
+    make_repo(repo, fixed_answers(), files_done=True)
+    jobs = [f"client job number {n}" for n in range(40)]
+    status = "to create: " + ", ".join(jobs)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        preview = await open_preview(pilot)
+        assert "ctrl+o" not in shown(pilot)  # the files plan's status fits
+        preview.say(status)
+        await pilot.pause()
+        assert jobs[-1] not in shown(pilot) and "ctrl+o" in shown(pilot)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, MessageScreen)
+        assert jobs[-1] in " ".join(shown(pilot).split())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert pilot.app.screen is preview
+        await pilot.click("#preview-more")  # a click reads it too
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, MessageScreen)
+
+    drive(repo, scenario)
+
+
 def test_long_field_help_is_shown_in_full(drive, repo: Path) -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         await choose_step(pilot, "database")

@@ -39,8 +39,13 @@ class Action:
     """Something a step's form offers besides preview and run (e.g. testing a connection)."""
 
     name: str
-    label: str
+    label: str  # on the form's button
     key: str  # the key binding, e.g. "f5"
+    short: str = ""  # in the footer, if shorter than the label: an 80-column footer holds every key
+
+    @property
+    def key_label(self) -> str:
+        return self.short or self.label
 
 
 @dataclass

@@ -66,7 +66,7 @@ OVERRIDE = f"{DIRECTORY}/endpoints_override.tf.json"
 STATE = "terraform.tfstate"
 LOCK_HCL = ".terraform.lock.hcl"
 PLANFILE = "analytics.tfplan"
-ADOPT = Action("adopt_untracked", "Adopt untracked", "f7")
+ADOPT = Action("adopt_untracked", "Adopt untracked", "f7", short="Adopt")
 # What finding an interrupted apply's leftovers in AWS takes (the client's names, its account).
 STRAY_INPUTS = (
     "client.name",
