@@ -5,8 +5,10 @@ from __future__ import annotations
 import textwrap
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.strip import Strip
 from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import Input, Static
@@ -57,6 +59,21 @@ class FieldInput(Input):
     def update_node_styles(self, animate: bool = True) -> None:
         if self._parent is not None:  # mounted (or being mounted): its styles matter now
             super().update_node_styles(animate)
+
+    def render_line(self, y: int) -> Strip:
+        # Textual wraps a placeholder at its spaces and shows its first line: an example
+        # longer than the field would show as a bare "e.g.". It shows cut, with an ellipsis.
+        whole = self.placeholder
+        width = self.scrollable_content_region.width
+        if y or self.value or cell_len(whole) <= width:
+            return super().render_line(y)
+        cut = Text(whole)
+        cut.truncate(width, overflow="ellipsis")
+        self.set_reactive(Input.placeholder, cut.plain)  # for this line only: no refresh
+        try:
+            return super().render_line(y)
+        finally:
+            self.set_reactive(Input.placeholder, whole)
 
 
 #: Columns of the labels' column: a label wraps within it, a space kept before its field.

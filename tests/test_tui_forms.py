@@ -199,6 +199,22 @@ def test_long_field_help_is_shown_in_full(drive, repo: Path) -> None:
     drive(repo, scenario, initial="files")
 
 
+def test_an_example_too_long_for_its_field_shows_cut_with_an_ellipsis(drive, repo: Path) -> None:
+    # Textual wraps a placeholder at its spaces and shows the first line: an example longer
+    # than its field showed as a bare "e.g.".
+    example = str(BY_KEY["edxapp.grades_bucket_user_arn"].example)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await choose_step(pilot, "terraform")
+        arn = field(pilot, "edxapp.grades_bucket_user_arn")
+        assert not arn.value and arn.size.width < len(f"e.g. {example}")  # it cannot fit
+        line = "".join(segment.text for segment in arn.render_line(0)).rstrip()
+        assert line.startswith("e.g. arn:aws:iam::") and line.endswith("…"), line
+        assert arn.placeholder == f"e.g. {example}"  # the whole example is kept
+
+    drive(repo, scenario, initial="files")
+
+
 # --- issue 13 item 8: keys that do nothing here say what to do --------------------------------
 
 
