@@ -265,7 +265,7 @@ def test_the_tui_reattaches_after_its_terminal_went_away_mid_apply(
     )
     wait_for(lambda: ledger_state(repo) == "done", "the run recorded as done", TIMEOUT)
     wait_for(
-        lambda: "Terraform: the run ended" in shown("second"),
+        lambda: "Terraform is done; next:" in shown("second"),
         "the outcome on the form",
         shown=lambda: shown("second"),
     )

@@ -44,6 +44,10 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
             timeout=30,
         )
 
+    # A session of its own keeps the server up when a test kills its wizard's session: the
+    # next new-session could otherwise reach a server still exiting ("server exited
+    # unexpectedly").
+    run("new-session", "-d", "-s", "keep", "sleep", "3600")
     yield run
     run("kill-server")
 
