@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import priority
 from .errors import WizardError
 from .fsutil import PRIVATE_DIR_MODE, SECRET_FILE_MODE, atomic_write
 
@@ -491,6 +492,7 @@ def supervise(directory: Path) -> int:
         signal.signal(sig, _ignore)
     spec = json.loads(sys.stdin.buffer.read() or b"{}")
     os.umask(int(spec.get("umask", 0o077)))
+    priority.lower_self()  # the command takes it on: the wizard's keys come first
     me = os.getpid()
     try:
         command = subprocess.Popen(

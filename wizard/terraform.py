@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import detached
+from . import detached, priority
 from .errors import Cancelled, WizardError
 from .fsutil import PRIVATE_DIR_MODE, PRIVATE_UMASK, SECRET_FILE_MODE, atomic_write
 
@@ -524,6 +524,7 @@ class Terraform:
             # The state it writes holds the RDS password: owner-only from the first byte.
             umask=PRIVATE_UMASK,
         )
+        priority.lower_group(process.pid)  # its own session: the group is terraform's
         lines: queue.Queue[str | None] = queue.Queue()
         errors: list[str] = []  # stderr: warnings (e.g. about the CLI config) and plain errors
 
