@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,10 +127,12 @@ class WizardApp(App[None]):
         the glance failed). Between the steps here, the keys are handled and painted."""
         assert self.opening is not None and self.main_screen is not None
         screen = self.main_screen
-        if screen.glance(self.opening.repo.expanduser().resolve()):
+        repo = self.opening.repo.expanduser().resolve()
+        if screen.glance(repo):
             self.call_next(self.hand_on_typed_ahead)
             await self.breathe()
         try:
+            await self.let_go(repo)
             self.session = self.opening.open()
         except Exception as error:  # said by the CLI once the terminal is back (run_app)
             self.open_error = error
@@ -147,6 +150,27 @@ class WizardApp(App[None]):
             self._handle_exception(error)
             return
         self.call_after_refresh(collect_again)
+
+    async def let_go(self, repo: Path) -> None:
+        """While another wizard holds ``repo`` (one whose connection just dropped takes a
+        moment to let go), wait for it as opening would, but with the frame live: it says
+        whom it waits for, and ctrl+q quits. LockedError if it still holds the repo then."""
+        from wizard import lock
+
+        path = lock.path_in(repo)
+        held = lock.holder(path)
+        if held is None:
+            return
+        assert self.main_screen is not None
+        self.main_screen.waiting_for(held or "another process")
+        if self.typed_ahead is not None:  # no glance (no ledger yet): the keys go on now
+            self.call_next(self.hand_on_typed_ahead)
+        deadline = time.monotonic() + lock.GRACE
+        while held is not None:
+            if time.monotonic() >= deadline:
+                raise lock.locked(held)
+            await asyncio.sleep(0.1)
+            held = lock.holder(path)
 
     async def breathe(self) -> None:
         """Let what came in meanwhile (keys) be handled and painted."""

@@ -164,6 +164,11 @@ class MainScreen(Screen[None]):
         self.highlight(self.glanced)
         return True
 
+    def waiting_for(self, holder: str) -> None:
+        """Another wizard holds the repo: say so while the opening waits for it."""
+        said = f"Waiting for the other wizard on {self.repo_name} to quit ({holder}); ctrl+q quits."
+        self.query_one("#step-heading", Static).update(Text(said, style="dim"))
+
     def highlight(self, name: str) -> None:
         steps = self.query_one(StepList)
         steps.highlighted = steps.get_option_index(name)

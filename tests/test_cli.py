@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, cli_env, complete_answers, run_cli
 
-from wizard import __version__, yamlio
+from wizard import __version__, lock, yamlio
 from wizard.answers import AnswersError, flatten
 from wizard.engine import Session
 from wizard.fields import BY_KEY, FIELDS
@@ -648,6 +650,23 @@ def test_the_cli_is_refused_while_a_session_holds_the_repo(
         assert not (repo / VARS).exists()
         assert cli("status", repo).returncode == 1  # reading needs no lock
     assert run(repo, answers).returncode == 0
+
+
+def test_who_holds_a_repo_is_asked_without_taking_or_making_the_lock(
+    repo: Path, tmp_path: Path
+) -> None:
+    path = lock.path_in(repo)
+    assert lock.holder(path) is None and not path.exists()  # no repo yet: nobody, nothing made
+    with Session.open(repo, command="test"):
+        assert lock.holder(path) == f"pid {os.getpid()}, {getpass.getuser()}@{socket.gethostname()}"
+    assert lock.holder(path) is None  # let go: free, and asking took nothing
+    with Session.open(repo, command="test"):
+        pass
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("")
+    path.unlink()
+    path.symlink_to(elsewhere)
+    assert lock.holder(path) is None  # never through a link: opening the repo says why
 
 
 HOLDER = """

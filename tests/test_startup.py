@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import getpass
+import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,4 +142,62 @@ def test_a_repo_that_cannot_be_opened_ends_the_wizard_with_its_error(repo: Path)
     # test_second_wizard_on_a_held_repo_exits_4_with_a_sentence).
     assert isinstance(app.open_error, LockedError)
     assert app.main_screen is not None and not app.main_screen.is_open
+    assert "session" not in vars(app)
+
+
+def heading_of(app: WizardApp) -> str:
+    return str(app.screen.query_one("#step-heading", Static).render())
+
+
+async def until(pilot: Pilot[None], done: Callable[[], bool]) -> None:
+    for _ in range(500):  # bounded: 10 s
+        if done():
+            return
+        await pilot.pause(0.02)
+
+
+def test_a_repo_another_wizard_holds_is_waited_for_with_the_frame_live(repo: Path) -> None:
+    make_repo(repo, fixed_answers(), files_done=True)
+    other = Session.open(repo, write=True, command="test")  # a wizard letting go of the repo
+    app = opening_app(repo, lambda app: None)
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "Waiting" in heading_of(app))
+            seen["heading"] = heading_of(app)
+            await pilot.press("f2", "down")  # the frame answers keys meanwhile
+            await pilot.pause()
+            seen["highlighted"] = NAMES[app.screen.query_one(StepList).highlighted or 0]
+            other.close()  # it lets go: this wizard opens the repo
+            await until(pilot, lambda: app.main_screen is not None and app.main_screen.viewing)
+            seen["open"] = app.main_screen is not None and app.main_screen.is_open
+
+    try:
+        asyncio.run(main())
+    finally:
+        other.close()
+        if "session" in vars(app):
+            app.session.close()
+    assert seen == {
+        "heading": f"Waiting for the other wizard on {repo.name} to quit "
+        f"(pid {os.getpid()}, {getpass.getuser()}@{socket.gethostname()}); ctrl+q quits.",
+        "highlighted": "terraform",  # the glance's prereqs, then down
+        "open": True,
+    }
+
+
+def test_ctrl_q_while_another_wizard_holds_the_repo_quits(repo: Path) -> None:
+    make_repo(repo, fixed_answers())
+    app = opening_app(repo, lambda app: None)
+
+    async def main() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "Waiting" in heading_of(app))
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: not app.is_running)
+
+    with Session.open(repo, write=True, command="test"):  # held all along
+        asyncio.run(main())
+    assert not app.is_running and app.open_error is None  # it quit: no error to say
     assert "session" not in vars(app)

@@ -19,6 +19,7 @@ from .errors import ConflictError, Detached, WizardError, explain
 from .fsutil import ensure_private_dir, remove_stale_temp_files
 from .ledger import Ledger, StepRecord, input_digests
 from .lock import RepoLock
+from .lock import path_in as lock_path
 from .redact import Redactor
 from .runlog import RunLog
 from .states import DONE, FAILED, PENDING, RUNNING, STALE
@@ -52,7 +53,7 @@ class Session:
         self.backends = backends
         self.write = write
         self.state_dir = self.repo / ".wizard"
-        self.lock = RepoLock(self.state_dir / "lock")
+        self.lock = RepoLock(lock_path(self.repo))
         self.answers = Answers()
         self.ledger = Ledger(Ledger.path_in(self.repo))
         self.redact = Redactor()

@@ -26,6 +26,36 @@ class LockedError(WizardError):
 GRACE = 3.0  # seconds
 
 
+def path_in(repo: Path) -> Path:
+    """The lock of the secure repo ``repo``."""
+    return repo / ".wizard" / "lock"
+
+
+def locked(holder: str) -> LockedError:
+    return LockedError(
+        f"another analytics-wizard is working on this secure repo "
+        f"({holder or 'another process'}); finish or quit that one first"
+    )
+
+
+def holder(path: Path) -> str | None:
+    """Who holds the lock at ``path`` as it names itself ("" if unnamed); None if nobody does
+    (or it cannot be read: taking it will say why). Takes nothing and creates nothing."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # refused while a wizard holds it
+        except BlockingIOError:
+            return os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 class RepoLock:
     """Exclusive; released when the process exits, even if killed."""
 
@@ -47,12 +77,9 @@ class RepoLock:
                 if time.monotonic() < deadline:
                     time.sleep(0.1)
                     continue
-                holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
+                named = os.pread(fd, 512, 0).decode("utf-8", "replace").strip()
                 os.close(fd)
-                raise LockedError(
-                    f"another analytics-wizard is working on this secure repo "
-                    f"({holder or 'another process'}); finish or quit that one first"
-                ) from None
+                raise locked(named) from None
         who = f"pid {os.getpid()}, {getpass.getuser()}@{socket.gethostname()}"
         try:
             os.ftruncate(fd, 0)
