@@ -12,8 +12,6 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from .confirm import focus_first
-
 
 def wrapped_lines(widget: Widget, message: str) -> int:
     """How many lines ``message`` takes in ``widget``'s width (the app's, before a layout)."""
@@ -43,6 +41,8 @@ class MessageScreen(ModalScreen[None]):
                 yield Static(Text(self.message), id="message-text")
 
     def on_mount(self) -> None:
+        from .confirm import focus_first  # the forms load this module; the dialogs come later
+
         focus_first(self, "#message-body")
 
     def action_close(self) -> None:
