@@ -61,6 +61,17 @@ def opening_app(repo: Path, before: Callable[[WizardApp], None]) -> WizardApp:
     return app
 
 
+def heading_of(app: WizardApp) -> str:
+    return str(app.screen.query_one("#step-heading", Static).render())
+
+
+async def until(pilot: Pilot[None], done: Callable[[], bool]) -> None:
+    for _ in range(500):  # bounded: 10 s
+        if done():
+            return
+        await pilot.pause(0.02)
+
+
 def test_keys_typed_while_the_repo_opens_reach_the_wizard_in_order(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -79,7 +90,7 @@ def test_keys_typed_while_the_repo_opens_reach_the_wizard_in_order(
         # the keys already answered by the step list.
         steps = app.screen.query_one(StepList)
         seen["screen"] = type(app.screen).__name__
-        seen["heading"] = str(app.screen.query_one("#step-heading", Static).render())
+        seen["heading"] = heading_of(app)
         seen["steps"] = steps.option_count
         seen["highlighted"] = NAMES[steps.highlighted or 0]
         seen["focused"] = app.focused is steps
@@ -131,10 +142,7 @@ def test_a_repo_that_cannot_be_opened_ends_the_wizard_with_its_error(repo: Path)
 
     async def main() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(500):
-                if not app.is_running:
-                    break
-                await pilot.pause(0.02)
+            await until(pilot, lambda: not app.is_running)
 
     with Session.open(repo, write=True, command="test"):  # another wizard holds the lock
         asyncio.run(main())
@@ -143,17 +151,6 @@ def test_a_repo_that_cannot_be_opened_ends_the_wizard_with_its_error(repo: Path)
     assert isinstance(app.open_error, LockedError)
     assert app.main_screen is not None and not app.main_screen.is_open
     assert "session" not in vars(app)
-
-
-def heading_of(app: WizardApp) -> str:
-    return str(app.screen.query_one("#step-heading", Static).render())
-
-
-async def until(pilot: Pilot[None], done: Callable[[], bool]) -> None:
-    for _ in range(500):  # bounded: 10 s
-        if done():
-            return
-        await pilot.pause(0.02)
 
 
 def test_a_repo_another_wizard_holds_is_waited_for_with_the_frame_live(repo: Path) -> None:
