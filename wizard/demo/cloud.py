@@ -8,6 +8,7 @@ calls use a named profile from a private ``AWS_CONFIG_FILE`` / ``AWS_SHARED_CRED
 from __future__ import annotations
 
 import os
+import threading
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,17 +44,53 @@ class Moto:
         )
 
 
+class _OneAtATime:
+    """A WSGI app that lets one request at a time into ``app``, its whole answer included.
+
+    moto's backends are dicts and lists without locks, and moto does not support concurrent
+    access; terraform sends up to ten requests at once. A request that raced another could fail
+    in moto after its change was made, and the AWS SDK's retry then found it already done (an
+    ``InvalidPermission.Duplicate`` on a security group's egress rule)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+class _Server:
+    """moto's WSGI app served by werkzeug on a daemon thread, one request at a time."""
+
+    def __init__(self, port: int) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
+        self.http = make_server(
+            "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        self.thread.join()
+
+
 def start(port: int = 0, *, fresh: bool = True) -> Moto:
     """A moto server on 127.0.0.1 (``port`` 0: any free one); ``fresh=False`` keeps the
     resources already in this process's moto (a demo's restored account)."""
     # Before the server starts, or AdministratorAccess does not exist.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    started = Moto(server, f"http://{host}:{port}")
+    server = _Server(port)
+    started = Moto(server, f"http://127.0.0.1:{server.http.server_port}")
     if fresh:
         # moto keeps its resources per process, not per server: an earlier module's are there
         started.reset()
