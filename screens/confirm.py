@@ -13,6 +13,8 @@ from textual.widgets import Button, Input, Static
 
 from wizard.steps import Plan
 
+from .inputs import InOrderInput
+
 
 def focus_first(screen: Screen[Any], selector: str) -> None:
     """Focus what ``selector`` finds, if anything: a dialog answered by a key typed ahead of it
@@ -77,7 +79,7 @@ class WordDialog(ModalScreen[str | None]):
         with Vertical(id="dialog"):
             notes = [note for note in self.plan.notes if self.plan.confirm in note]
             yield Static("\n".join(notes[-1:]) or self.plan.confirm, id="question", markup=False)
-            yield Input(placeholder=f"type {self.plan.confirm}", id="word")
+            yield InOrderInput(placeholder=f"type {self.plan.confirm}", id="word")
 
     def on_mount(self) -> None:
         focus_first(self, "#word")

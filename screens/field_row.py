@@ -15,6 +15,8 @@ from textual.widgets import Input, Static
 
 from wizard.fields import Field, FieldError, tunnel_text
 
+from .inputs import InOrderInput
+
 
 def input_id(key: str) -> str:
     """A widget id for an answer key (ids cannot hold dots)."""
@@ -49,8 +51,8 @@ class FieldValidator(Validator):
         return self.success()
 
 
-class FieldInput(Input):
-    """An answer's input, whose styles are worked out once: when it is mounted.
+class FieldInput(InOrderInput):
+    """An answer's input (its editing keys applied in order), whose styles are worked out once: when it is mounted.
 
     Textual works out a widget's styles again on every class change, even before it is
     mounted, and an input changes classes twice while it is created (compact, valid);

@@ -360,7 +360,10 @@ class StepForm(Vertical):
 
     @on(events.DescendantFocus)
     def show_help(self, event: events.DescendantFocus) -> None:
-        row = self.row_of(event.widget) if isinstance(event.widget, Input) else None
+        # The field focused now: with keys typed ahead, a field left already may say it was
+        # focused after the next one did (each says so once it gets to its queued keys).
+        focused = self.screen.focused
+        row = self.row_of(focused) if isinstance(focused, Input) else None
         if row is not None:
             help_line = self.query_one("#field-help", Static)
             help_line.update(Text.assemble((row.field.key, "bold"), "  ", row.field.help))

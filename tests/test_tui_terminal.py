@@ -141,7 +141,7 @@ def quit_wizard(tmux: Tmux, status_file: Path) -> None:
     assert status_file.read_text().strip() == "0"
 
 
-def test_keys_typed_ahead_across_tab_and_enter_land_in_the_fields_they_were_meant_for(
+def test_keys_typed_ahead_with_their_corrections_land_in_the_fields_they_were_meant_for(
     tmux: Tmux, repo: Path
 ) -> None:
     make_repo(repo)
@@ -149,10 +149,19 @@ def test_keys_typed_ahead_across_tab_and_enter_land_in_the_fields_they_were_mean
     # A new repo opens on the prerequisites, the AWS profile field focused (its help shows).
     wait_until(lambda: "aws.profile" in screen(tmux), "focus on the AWS profile", tmux)
     # One send-keys call: as a fast typist over a laggy SSH link sends them, all at once.
-    # Enter confirms and moves on too (past the optional endpoint with Tab).
-    keys = ["globex-ops", "Tab", "eu-west-1", "Enter", "Tab", "lms.globex.test", "BTab"]
+    # Enter confirms and moves on too (past the optional endpoint with Tab). The editing keys
+    # (backspace, ctrl+u, the arrows) apply where and when they were typed: Textual runs an
+    # Input's own key bindings only once the key has gone up to the app, after the letters
+    # behind it, and in whichever field has the focus by then.
+    keys = [
+        *("globex-opz", "BSpace", "s", "Tab", "C-u", "eu-west-1", "Enter", "Tab"),
+        *("lms.globe.test", "Left", "Left", "Left", "Left", "Left", "x", "BTab"),
+    ]
     tmux("send-keys", "-t", "wizard", *keys)
     wait_until(lambda: "lms.globex.test" in screen(tmux), "the typed LMS host", tmux)
+    # The help under the form is the focused field's (the endpoint's, after the last shift+tab),
+    # not that of the field whose keys were handled last.
+    wait_until(lambda: "aws.endpoint_url" in screen(tmux), "the endpoint's help", tmux, 30)
     quit_wizard(tmux, status_file)
     saved = yamlio.load(repo / ".wizard" / "answers.yml")
     assert saved["aws"]["profile"] == "globex-ops"
