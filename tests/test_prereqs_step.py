@@ -274,12 +274,15 @@ def test_the_default_vpc_needs_dns_hostnames_and_an_internet_gateway(
     assert found.verdict == "fail"
     assert "no internet gateway" in found.finding
     assert "attach-internet-gateway" in found.fix
+    # in the wizard's region, whatever the operator's CLI defaults to (a VPC is regional)
+    region = f"--region {moto_service.REGION}"
+    assert found.fix.count(region) == found.fix.count("aws ec2 ") == 2
     moto_service.ready_account(moto, BUCKET)
     assert check(repo, answers(moto), "aws.vpc").verdict == "pass"
     ec2.modify_vpc_attribute(VpcId=vpc["VpcId"], EnableDnsHostnames={"Value": False})
     found = check(repo, answers(moto), "aws.vpc")
     assert (found.verdict, "DNS hostnames are off" in found.finding) == ("fail", True)
-    assert "--enable-dns-hostnames" in found.fix
+    assert "--enable-dns-hostnames" in found.fix and region in found.fix
 
 
 # --- edxapp database --------------------------------------------------------------------------

@@ -682,12 +682,15 @@ def check_vpc(ctx: Context) -> Check:
     problems, fixes = [], []
     if not hostnames.get("EnableDnsHostnames", {}).get("Value"):
         problems.append("DNS hostnames are off")
-        fixes.append(f"aws ec2 modify-vpc-attribute --vpc-id {vpc} --enable-dns-hostnames")
+        fixes.append(
+            f"aws ec2 modify-vpc-attribute --region {region} --vpc-id {vpc} --enable-dns-hostnames"
+        )
     if not gateways:
         problems.append("it has no internet gateway")
         fixes.append(
-            "aws ec2 create-internet-gateway, then aws ec2 attach-internet-gateway "
-            f"--vpc-id {vpc} --internet-gateway-id <the new igw id>"
+            f"aws ec2 create-internet-gateway --region {region}, then aws ec2 "
+            f"attach-internet-gateway --region {region} --vpc-id {vpc} "
+            "--internet-gateway-id <the new igw id>"
         )
     if problems:
         return Check(
