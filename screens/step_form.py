@@ -423,6 +423,15 @@ class StepForm(Vertical):
     def action_run_action(self, name: str, decisions: dict[str, str] | None = None) -> None:
         self.confirm_pending()
         action = next(a for a in self.step.actions if a.name == name)
+        for row in self.rows.values():
+            error = row.error  # shown, never saved: the action would use the saved value
+            if error is not None:
+                self.say(
+                    f"{row.field.label}: {error}. Fix it first: {action.label} uses what the "
+                    "form shows."
+                )
+                row.input.focus()
+                return
         self.say(f"{action.label}…")
         self.last_action = (name, decisions or {})
         self.run_step_action(name, decisions or {})

@@ -148,3 +148,35 @@ def test_a_server_that_is_down_is_one_sentence_in_the_form(
         mariadb.start()
     assert "Traceback" not in seen["test"]
     assert "127.0.0.1" in seen["test"] and "cannot" in seen["test"].lower(), seen["test"]
+
+
+def test_an_action_refuses_while_a_field_shows_a_value_that_was_not_saved(
+    mariadb: services.MariaDB, tmp_path: Path
+) -> None:
+    """f5 tests what the form shows: with an invalid port on screen (never saved), testing the
+    saved one instead would pass and mislead."""
+    repo = db_repo(tmp_path / "secure", mariadb)
+    app = open_app(repo)
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await form_ready(pilot)
+            await settle(pilot)
+            form = await show_database(pilot)
+            port = form.rows["edxapp.db_port"].input
+            port.focus()
+            port.value = "99999"
+            await pilot.press("f5")
+            await settle(pilot)
+            seen["said"] = str(form.query_one("#form-message", Static).render())
+            seen["focused"] = pilot.app.screen.focused is port
+
+    try:
+        asyncio.run(main())
+    finally:
+        app.session.close()
+    said = str(seen["said"])
+    assert "logged in" not in said, said
+    assert "edxapp DB port" in said and "1 to 65535" in said and "Test connection" in said, said
+    assert seen["focused"]
