@@ -92,6 +92,7 @@ class MainScreen(Screen[None]):
         Binding("f2", "focus_steps", "Steps", priority=True),
         # Named in the messages that say what to do next (the footer has no room left at 80).
         Binding("ctrl+n", "next_step", "Next step", show=False),
+        Binding("escape", "back_to_form", show=False),  # from the step list (a form has its own)
     ]
 
     session: Session  # once open
@@ -451,11 +452,7 @@ class MainScreen(Screen[None]):
             if not self.viewing:  # its first field gets focus once the form is there
                 self.focus_when_ready = event.option.id
                 return
-            inputs = self.form.query(Input)
-            if inputs:
-                inputs.first().focus()
-            else:  # its fields are still being mounted: the first one gets focus when there
-                self.focus_when_ready = event.option.id
+            self.focus_first_field()
 
     def on_step_form_answer_saved(self) -> None:
         self.sync_forms()
@@ -478,15 +475,34 @@ class MainScreen(Screen[None]):
             return
         self.show_step(name)
         self.highlight(name)
-        inputs = self.form.query(Input)
-        if inputs:
-            self.set_focus(inputs.first())
+        if self.focus_first_field():
             self.form.say(self.start_hint())
-        else:  # its fields are still being mounted: focus and hint once they are there
-            self.focus_when_ready = self.hint_when_ready = name
+        else:  # the hint comes with the focus too
+            self.hint_when_ready = name
 
     def action_focus_steps(self) -> None:
         self.set_focus(self.query_one(StepList))  # at once, not after the queued keys
+
+    def action_back_to_form(self) -> None:
+        """esc on the step list: back to the form highlighted, in the field left there (its first
+        field when there is none)."""
+        if not self.viewing:
+            return
+        left = self.form.last_field
+        if left is not None and left.is_attached:
+            self.set_focus(left)
+        else:
+            self.focus_first_field()
+
+    def focus_first_field(self) -> bool:
+        """Focus the form's first field; False when its fields are still being mounted (the
+        first one gets focus once they are there)."""
+        inputs = self.form.query(Input)
+        if inputs:
+            self.set_focus(inputs.first())
+            return True
+        self.focus_when_ready = self.selected
+        return False
 
     def action_verify(self) -> None:
         """Check every done step with the outside world, as ``status --verify`` does."""

@@ -121,6 +121,7 @@ class StepForm(Vertical):
         self.saved: dict[str, str] = {}
         self.secrets_shown = False
         self.message = ""
+        self.last_field: Input | None = None  # the field focused last (esc on the list is back)
         # The fields: being mounted (started), all there (mounted), filling in frame by frame.
         self.fields_started = self.fields_mounted = self.filling = False
         # Another step is highlighted: its form comes first, and filling this one waits.
@@ -365,6 +366,7 @@ class StepForm(Vertical):
         focused = self.screen.focused
         row = self.row_of(focused) if isinstance(focused, Input) else None
         if row is not None:
+            self.last_field = row.input
             help_line = self.query_one("#field-help", Static)
             help_line.update(Text.assemble((row.field.key, "bold"), "  ", row.field.help))
 

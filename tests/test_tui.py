@@ -190,6 +190,28 @@ def test_the_wizard_opens_on_the_first_step_to_do_and_says_what_to_do_there(
     drive(repo, on_a_done_step, initial="files")
 
 
+def test_esc_on_the_step_list_goes_back_to_the_field_left(drive, repo: Path) -> None:
+    make_repo(repo, fixed_answers(), files_done=True)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.press("tab")  # aws.profile -> aws.region
+        region = field(pilot, "aws.region")
+        assert pilot.app.focused is region
+        await pilot.press("f2")
+        steps = pilot.app.screen.query_one("#steps", OptionList)
+        assert pilot.app.focused is steps
+        await pilot.press("escape")
+        await settle(pilot)
+        assert pilot.app.focused is region  # back where it was, on the same step
+        assert selected_form(pilot).step.name == "prereqs"
+        await pilot.press("f2", "down", "escape")  # another step highlighted: its first field
+        await form_ready(pilot)
+        assert selected_form(pilot).step.name == "terraform"
+        assert pilot.app.focused is field(pilot, "client.name")
+
+    drive(repo, scenario, initial=None)
+
+
 # --- validation ---------------------------------------------------------------------------
 
 
