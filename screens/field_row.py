@@ -52,7 +52,8 @@ class FieldValidator(Validator):
 
 
 class FieldInput(InOrderInput):
-    """An answer's input (its editing keys applied in order), whose styles are worked out once: when it is mounted.
+    """An answer's input (its editing keys applied in order), whose styles are worked out
+    once: when it is mounted.
 
     Textual works out a widget's styles again on every class change, even before it is
     mounted, and an input changes classes twice while it is created (compact, valid);
