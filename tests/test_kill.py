@@ -280,7 +280,8 @@ def test_the_compared_files_carry_the_hostile_values(tmp_path: Path) -> None:
 # --- kills at the moments git holds its own locks ------------------------------------------
 
 # Stands in for git on PATH: at the chosen subcommand it leaves what a git killed there leaves
-# (a half-made .git, or the index lock) and SIGKILLs the whole run; otherwise it is real git.
+# (a half-made .git, the config's lock, or the index lock) and SIGKILLs the whole run; otherwise
+# it is real git.
 GIT_KILLER = """#!/bin/bash
 args=("$@")
 i=0
@@ -295,6 +296,9 @@ done
 if [ "${args[$i]}" = "$KILL_AT_GIT" ]; then
   if [ "$KILL_AT_GIT" = init ]; then
     mkdir -p "$repo/.git/hooks" && echo unnamed > "$repo/.git/description"
+    : > "$repo/.git/config.lock"
+  elif [ "$KILL_AT_GIT" = config ]; then
+    : > "$repo/.git/config.lock"
   else
     : > "$repo/.git/index.lock"
   fi
@@ -318,6 +322,7 @@ def git_killer(directory: Path) -> dict[str, str]:
     ("scenario", "kill_at"),
     [
         ("first run", "init"),
+        ("first run", "config"),  # making git write owner-only files (core.sharedRepository)
         ("first run", "add"),
         ("first run", "commit"),
         ("update", "add"),

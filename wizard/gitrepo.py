@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import WizardError
@@ -30,7 +31,8 @@ IGNORED = (
     "terraform/*.tfstate.backup",
     "terraform/errored.tfstate",
 )
-# In the git directory while the wizard's git commands run; found later, a run was killed mid-commit.
+# In the git directory while the wizard's git commands that write run (its name from when only
+# commits did); found later, a run was killed in one of them.
 COMMITTING = "analytics-wizard-committing"
 SHARED = "0600"  # core.sharedRepository: files 0600 (objects 0400), directories 0700
 
@@ -101,12 +103,16 @@ def init(repo: Path) -> list[str]:
         fixes.append(".gitignore: added the wizard's runtime files")
     if not available():
         return fixes
-    if not _complete_git_dir(repo / ".git") and not is_repo(repo):
+    git_dir = repo / ".git"
+    if not _complete_git_dir(git_dir) and not is_repo(repo):
+        if git_dir.is_dir():  # the wizard's git init was killed: its locks are nobody's
+            _remove_stale_locks(git_dir)
         result = _git(repo, "init", "--quiet")
         if result.returncode != 0:
             raise _failed(repo, "git init", result)
-    if (repo / ".git").is_dir() and not writes_private(repo / ".git"):
-        result = _git(repo, "config", "core.sharedRepository", SHARED)
+    if git_dir.is_dir() and not writes_private(git_dir):
+        with _writing(git_dir):
+            result = _git(repo, "config", "core.sharedRepository", SHARED)
         if result.returncode != 0:
             raise _failed(repo, "git config", result)
     return fixes
@@ -170,13 +176,20 @@ def commit(repo: Path, message: str, paths: Sequence[str] | None = None) -> str 
     found = _git(repo, "rev-parse", "--absolute-git-dir")
     if found.returncode != 0:
         raise _failed(repo, "git rev-parse", found)
-    git_dir = Path(found.stdout.strip())
+    with _writing(Path(found.stdout.strip())):
+        return _commit(repo, message, paths)
+
+
+@contextmanager
+def _writing(git_dir: Path) -> Iterator[None]:
+    """Mark the wizard's git commands that write, for the next run: a mark still there means
+    one was killed, and the locks it held are removed first."""
     marker = git_dir / COMMITTING
     if marker.exists():
         _remove_stale_locks(git_dir)
     marker.touch()
     try:
-        return _commit(repo, message, paths)
+        yield
     finally:
         marker.unlink(missing_ok=True)
 
@@ -184,10 +197,11 @@ def commit(repo: Path, message: str, paths: Sequence[str] | None = None) -> str 
 def _remove_stale_locks(git_dir: Path) -> None:
     """Remove the lock files of a git the wizard started and that was killed with it.
 
-    Safe because the caller holds the secure repo's wizard lock (no other wizard commits) and
-    the marker says the last wizard commit never finished; git itself would refuse to run
-    until someone removed them by hand."""
-    stale = [git_dir / "index.lock", git_dir / "HEAD.lock", *(git_dir / "refs").rglob("*.lock")]
+    Safe because the caller holds the secure repo's wizard lock (no other wizard runs git here)
+    and the marker, or a half-made git directory, says the wizard's last git command never
+    finished; git itself would refuse to run until someone removed them by hand."""
+    names = ("index.lock", "HEAD.lock", "config.lock")
+    stale = [*(git_dir / name for name in names), *(git_dir / "refs").rglob("*.lock")]
     for lock in stale:
         lock.unlink(missing_ok=True)
 
