@@ -1,9 +1,7 @@
 """The moto server standing in for AWS (tests and demo) answers one request at a time.
 
 moto's backends are plain dicts and lists with no locking, and moto says it does not support
-concurrent access; terraform sends up to ten requests at once. A request that raced another
-could fail inside moto, and the AWS SDK's retry of it then found its own first attempt done
-(``InvalidPermission.Duplicate`` on a security group's egress rule, seen in CI).
+concurrent access; terraform sends up to ten requests at once.
 """
 
 from __future__ import annotations

@@ -48,9 +48,7 @@ class _OneAtATime:
     """A WSGI app that lets one request at a time into ``app``, its whole answer included.
 
     moto's backends are dicts and lists without locks, and moto does not support concurrent
-    access; terraform sends up to ten requests at once. A request that raced another could fail
-    in moto after its change was made, and the AWS SDK's retry then found it already done (an
-    ``InvalidPermission.Duplicate`` on a security group's egress rule)."""
+    access; terraform sends up to ten requests at once."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
